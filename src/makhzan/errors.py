@@ -83,3 +83,9 @@ class InvalidQuantity(MakhzanError):
 
 class ProductInactive(MakhzanError):
     status, code = 422, "product_inactive"
+
+
+class ServiceBusy(MakhzanError):
+    """Contention did not clear after the server's own retries; the client may retry later."""
+
+    status, code = 503, "busy"

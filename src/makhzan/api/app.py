@@ -1,0 +1,47 @@
+"""The FastAPI application: the v1 API under /api/v1, docs at /docs and /openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from makhzan import __version__, tenancy
+from makhzan.api import errors, routes_admin, routes_catalog, routes_stock
+from makhzan.api.json import respond
+from makhzan.api.state import AppState
+from makhzan.config import Settings
+from makhzan.db import open_pool
+from makhzan.migrate import migrate
+
+
+def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(database_url)
+        pool = open_pool(database_url, settings.pool_min_size, settings.pool_max_size)
+        await pool.open(wait=True)
+        app.state.makhzan = AppState(pool=pool, keys=tenancy.KeyCache(settings.key_cache_seconds))
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Makhzan",
+        version=__version__,
+        description="Live, barcode-driven inventory wired into the point of sale.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for router in (routes_admin.router, routes_catalog.router, routes_stock.router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/health", tags=["health"])
+    async def health() -> object:
+        return respond({"status": "ok", "version": __version__})
+
+    return app

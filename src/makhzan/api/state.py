@@ -1,0 +1,53 @@
+"""What every request needs: the pool, the key cache, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Request
+from psycopg_pool import AsyncConnectionPool
+
+from makhzan import errors, tenancy
+from makhzan.db import Connection, run_in_transaction, tenant_transaction
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    pool: AsyncConnectionPool
+    keys: tenancy.KeyCache
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.makhzan
+    return state
+
+
+async def authenticated(request: Request) -> tenancy.Principal:
+    """The caller behind ``Authorization: Bearer <key>``, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise errors.Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    key = key.strip()
+    tenant_id = tenancy.tenant_of_key(key)
+    if tenant_id is None:
+        raise errors.Unauthorized("This API key is not valid.")
+    state = app_state(request)
+    key_hash = tenancy.hash_key(key)
+    principal = state.keys.get(key_hash)
+    if principal is None:
+        async with tenant_transaction(state.pool, tenant_id) as conn:
+            principal = await tenancy.find_key(conn, tenant_id, key_hash)
+        if principal is None:
+            raise errors.Unauthorized("This API key is not valid.")
+        state.keys.put(key_hash, principal)
+    return principal
+
+
+async def transact(request: Request, who: tenancy.Principal, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run one use case in one transaction of the caller's tenant."""
+    return await run_in_transaction(app_state(request).pool, who.tenant_id, work)

@@ -1,0 +1,161 @@
+"""``makhzan``: serve, migrate, tenants, demo data, reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from psycopg_pool import AsyncConnectionPool
+
+from makhzan.api.json import dumps
+from makhzan.config import Settings
+from makhzan.migrate import migrate
+
+T = TypeVar("T")
+
+
+def database_url(settings: Settings) -> str:
+    """MAKHZAN_DATABASE_URL, else the embedded server under the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    from makhzan.embedded import embedded_database_url
+
+    return embedded_database_url(settings.data_dir)
+
+
+def with_pool(url: str, work: Callable[[AsyncConnectionPool], Awaitable[T]]) -> T:
+    from makhzan.db import open_pool
+
+    async def run() -> T:
+        pool = open_pool(url, 1, 2)
+        await pool.open(wait=True)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _print_json(value: Any) -> None:
+    click.echo(dumps(value).decode())
+
+
+@click.group()
+@click.version_option(package_name="makhzan")
+def main() -> None:
+    """Makhzan: live inventory wired into the point of sale."""
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Apply pending schema migrations."""
+    applied = migrate(database_url(Settings.from_env()))
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8600).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+@click.option("--demo", is_flag=True, help="Seed the demo shop on first start and print its keys.")
+def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
+    """Run the API server (and the embedded PostgreSQL unless MAKHZAN_DATABASE_URL is set)."""
+    import uvicorn
+
+    settings = Settings.from_env()
+    url = database_url(settings)
+    # Workers are separate processes: they find the database through the environment.
+    os.environ["MAKHZAN_DATABASE_URL"] = url
+    migrate(url)
+    if demo:
+        _print_json(_demo_once(url, settings.data_dir))
+    uvicorn.run(
+        "makhzan.api.server:app_from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def _demo_once(url: str, data_dir: Path) -> dict[str, Any]:
+    """The demo shop's keys: seeded on the first start, read back afterwards."""
+    from makhzan.demo import seed_demo
+
+    # One file per database, so pointing the server at another database seeds that one too.
+    saved = data_dir / f"demo-{hashlib.sha256(url.encode()).hexdigest()[:12]}.json"
+    if saved.exists():
+        result: dict[str, Any] = json.loads(saved.read_text())
+        return result
+    demo = json.loads(dumps(with_pool(url, seed_demo)))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(demo, indent=2))
+    return demo
+
+
+@main.group()
+def tenant() -> None:
+    """Businesses using this server."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def tenant_create(name: str, as_json: bool) -> None:
+    """Create a tenant and print its first admin key (shown once)."""
+    from makhzan.demo import create_tenant
+
+    url = database_url(Settings.from_env())
+    migrate(url)
+    result = with_pool(url, lambda pool: create_tenant(pool, name))
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(f"tenant {result['tenant_id']}\nadmin key (shown once): {result['admin_key']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def demo(as_json: bool) -> None:
+    """Seed a new demo shop (a Lebanese minimarket) and print its ids and keys."""
+    from makhzan.demo import seed_demo
+
+    url = database_url(Settings.from_env())
+    migrate(url)
+    result = with_pool(url, seed_demo)
+    if as_json:
+        _print_json(result)
+    else:
+        for key, value in json.loads(dumps(result)).items():
+            click.echo(f"{key}: {value}")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Rebuild drifted levels from the ledger.")
+def reconcile(repair: bool) -> None:
+    """Compare every stock level with the sum of its movements; exit 1 on any drift."""
+    from makhzan.reconcile import find_drift
+
+    drift = find_drift(database_url(Settings.from_env()), repair=repair)
+    for row in drift:
+        click.echo(
+            f"drift tenant={row['tenant_id']} product={row['product_id']} location={row['location_id']} "
+            f"level={row['level']} ledger={row['ledger']} difference={row['level'] - row['ledger']}"
+        )
+    if not drift:
+        click.echo("ok: every level equals the sum of its movements")
+        return
+    if repair:
+        click.echo(f"repaired {len(drift)} level(s) from the ledger")
+        return
+    click.echo(f"{len(drift)} level(s) drift from the ledger; run with --repair to rebuild them", err=True)
+    sys.exit(1)

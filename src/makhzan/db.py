@@ -1,0 +1,108 @@
+"""The connection pool, tenant-scoped transactions, and the one place that turns driver
+errors into domain errors.
+
+Request transactions run as the ``makhzan_app`` role with ``makhzan.tenant_id`` set for
+the transaction only, so row-level security hides every other tenant's rows even if a
+query forgets its ``tenant_id`` filter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from makhzan import errors
+from makhzan.queries import Q
+
+T = TypeVar("T")
+
+Connection = psycopg.AsyncConnection[dict]  # type: ignore[type-arg]
+
+# Deadlocks cannot happen between two baskets (lines are locked in a fixed order) but can
+# between a basket and, say, a first-ever receipt inserting a level row; serialization
+# failures can come from a replica or a stricter isolation level. Both are retried here,
+# so a client never sees them.
+MAX_ATTEMPTS = 6
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
+    await conn.set_autocommit(True)
+    await conn.execute("SET ROLE makhzan_app")
+
+
+def open_pool(database_url: str, min_size: int = 2, max_size: int = 16) -> AsyncConnectionPool:
+    """A pool whose connections act as the RLS-bound application role. Open it with ``await pool.open()``."""
+    return AsyncConnectionPool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row},
+        configure=_configure,
+        open=False,
+        name="makhzan",
+    )
+
+
+@asynccontextmanager
+async def tenant_transaction(pool: AsyncConnectionPool, tenant_id: UUID) -> AsyncIterator[Connection]:
+    """One transaction scoped to one tenant. The caller owns it; domain code never commits."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(Q.set_tenant, (str(tenant_id),))
+        yield conn
+
+
+async def run_in_transaction(
+    pool: AsyncConnectionPool, tenant_id: UUID, work: Callable[[Connection], Awaitable[T]]
+) -> T:
+    """Run ``work`` in one tenant transaction, retrying deadlocks and serialization failures."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with translate_errors():
+                async with tenant_transaction(pool, tenant_id) as conn:
+                    return await work(conn)
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+            if attempt == MAX_ATTEMPTS:
+                raise errors.ServiceBusy("The database is busy; please retry.") from None
+            # Jittered backoff so that the retried transactions do not collide again.
+            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
+# Constraint name -> the domain error a client should see. A violation not listed here is a
+# bug in validation upstream, and is reported as such (500), never disguised as bad input.
+_UNIQUE_VIOLATIONS: dict[str, Callable[[], errors.MakhzanError]] = {
+    "product_barcodes_pkey": lambda: errors.BarcodeTaken("That barcode is already used by another product."),
+    "products_tenant_id_sku_key": lambda: errors.SkuTaken("That SKU is already used by another product."),
+    "products_pkey": lambda: errors.Conflict("A product with this id already exists."),
+    "locations_pkey": lambda: errors.Conflict("A location with this id already exists."),
+}
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        factory = _UNIQUE_VIOLATIONS.get(exc.diag.constraint_name or "")
+        if factory is None:
+            raise
+        raise factory() from exc
+    except pg_errors.ForeignKeyViolation as exc:
+        name = exc.diag.constraint_name or ""
+        if "location_id" in name:
+            raise errors.NotFound("Location not found.") from exc
+        if "product_id" in name:
+            raise errors.NotFound("Product not found.") from exc
+        raise
+    except pg_errors.NumericValueOutOfRange as exc:
+        # A level or total that would not fit NUMERIC(14,3): the input was absurd.
+        raise errors.InvalidQuantity("A quantity or amount is out of range.") from exc
