@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from makhzan.cli import with_pool
 from makhzan.demo import create_tenant
@@ -52,7 +52,8 @@ def database_url(base_url: str, name: str) -> str:
 def create_database(base_url: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(base_url, autocommit=True) as conn:
         if template:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+            statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+            conn.execute(statement.format(sql.Identifier(name), sql.Identifier(template)))
         else:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return database_url(base_url, name)

@@ -174,7 +174,7 @@ async def sell(
              for item, (quantity, _, _) in zip(items, priced, strict=True)]
     applied = await apply_moves(conn, tenant_id, moves, document_id=sale.id, occurred_at=occurred_at)
 
-    total = sum((line_total for _, _, line_total in priced), Decimal(0))
+    total = sum((line_total for _, _, line_total in priced), Decimal("0.000"))
     lines = [
         {
             "line_no": n, "product_id": item.product["product_id"],
@@ -228,7 +228,8 @@ def _price_line(
         raw_total = convert_money(item.amount * scans, product["currency"], currency, rate)
     else:
         raw_total = quantity * unit_price
-    line_total = raw_total.quantize(_CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP)
+    # Rounded to the currency's smallest coin, written with three decimals like every amount.
+    line_total = raw_total.quantize(_CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
     return quantity.quantize(units.QUANTUM), unit_price, line_total
 
 

@@ -63,7 +63,7 @@ def hash_key(key: str) -> bytes:
 
 def tenant_of_key(key: str) -> UUID | None:
     """The tenant a well-formed key claims; None for anything else."""
-    parts = key.split("_")
+    parts = key.split("_", 2)  # the secret itself may contain "_"
     if len(parts) != 3 or parts[0] != "mk" or len(parts[1]) != 32:
         return None
     try:

@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from tests.support import Shop, ledger_drift
 
-BAD_QUANTITIES: list[Any] = ["0", "-1", "1.0001", "NaN", "Infinity", "-Infinity", "1e400", 1e400, "1e9",
-                             "12345678901234567890", "abc", "", None, True, [], {}, "0x10", " 1 ", "1_000"]
+BAD_QUANTITIES: list[Any] = ["0", "-1", "1.0001", "NaN", "Infinity", "-Infinity", "1e400", "1e9",
+                             "12345678901234567890", "abc", "", None, True, [], {}, "0x10", "1_000", "١"]
 
 
 def assert_error(response: Any, *statuses: int) -> dict[str, Any]:
@@ -89,8 +88,10 @@ def test_barcodes_are_validated(shop: Shop) -> None:
     taken = shop.admin.post("/products", {"sku": "OTHER", "name": "X", "price": "1",
                                           "barcodes": [{"barcode": "0036000291452"}]})
     assert assert_error(taken, 409)["code"] == "barcode_taken"
-    assert assert_error(shop.admin.get(f"/scan/5449000000997?location_id={shop.store}"), 422)["code"] == "invalid_barcode"
-    assert assert_error(shop.admin.get(f"/scan/5449000000996?location_id={shop.store}"), 404)["code"] == "unknown_barcode"
+    wrong_digit = shop.admin.get(f"/scan/5449000000997?location_id={shop.store}")
+    assert assert_error(wrong_digit, 422)["code"] == "invalid_barcode"
+    unknown = shop.admin.get(f"/scan/5449000000996?location_id={shop.store}")
+    assert assert_error(unknown, 404)["code"] == "unknown_barcode"
 
 
 def test_transfer_refused_like_a_sale(shop: Shop, app_database: str) -> None:

@@ -14,7 +14,8 @@ def sale(location: str, *lines: dict[str, object], **extra: object) -> dict[str,
 
 def test_sale_deducts_stock_and_reports_lines(shop: Shop, app_database: str) -> None:
     code = ean13()
-    milk = shop.product(price="1.250", barcodes=[{"barcode": code}, {"barcode": _gtin14(code), "factor": "24", "unit": "case"}])
+    case = {"barcode": _gtin14(code), "factor": "24", "unit": "case"}
+    milk = shop.product(price="1.250", barcodes=[{"barcode": code}, case])
     shop.receive(milk["id"], "50")
     cashier = shop.key("cashier", shop.store)
 
@@ -24,8 +25,8 @@ def test_sale_deducts_stock_and_reports_lines(shop: Shop, app_database: str) -> 
     recorded = response.json()
     assert [ln["quantity"] for ln in recorded["lines"]] == ["2.000", "3.000"]
     assert recorded["lines"][0]["unit_price"] == "1.250"
-    assert recorded["lines"][0]["line_total"] == "2.50"
-    assert recorded["total"] == "6.25"
+    assert recorded["lines"][0]["line_total"] == "2.500"
+    assert recorded["total"] == "6.250"
     assert recorded["lines"][-1]["stock_after"] == "45.000"
     assert recorded["currency"] == "USD"
     assert Decimal(recorded["exchange_rate"]) > 0
@@ -36,7 +37,7 @@ def test_sale_deducts_stock_and_reports_lines(shop: Shop, app_database: str) -> 
     assert again.status_code == 200
     assert again.json()["lines"] == recorded["lines"]
     assert shop.level(milk["id"]) == Decimal("45")
-    assert cashier.get(f"/sales/{body['id']}").json()["total"] == "6.25"
+    assert cashier.get(f"/sales/{body['id']}").json()["total"] == "6.250"
     assert ledger_drift(app_database) == []
 
 
@@ -56,7 +57,7 @@ def test_case_barcode_sells_its_factor(shop: Shop) -> None:
     assert scan["unit"] == "case" and scan["quantity"] == "24.000" and scan["stock"]["quantity"] == "100.000"
     recorded = shop.admin.ok("POST", "/sales", sale(shop.store, {"barcode": case}), 201)
     assert recorded["lines"][0]["quantity"] == "24.000"
-    assert recorded["total"] == "12.00"
+    assert recorded["total"] == "12.000"
     assert shop.level(water["id"]) == Decimal("76")
 
 
@@ -85,7 +86,7 @@ def test_weighed_label_sells_its_weight(shop: Shop) -> None:
     assert scan["quantity"] == "2.750"
     recorded = shop.admin.ok("POST", "/sales", sale(shop.store, {"barcode": "2100001027506"}), 201)
     assert recorded["lines"][0]["quantity"] == "2.750"
-    assert recorded["lines"][0]["line_total"] == "33.00"
+    assert recorded["lines"][0]["line_total"] == "33.000"
     assert shop.level(cheese["id"]) == Decimal("7.250")
 
 
@@ -97,7 +98,7 @@ def test_sale_in_lbp_records_the_rate(shop: Shop) -> None:
                                                     currency="LBP"), 201)
     assert recorded["currency"] == "LBP"
     assert Decimal(recorded["exchange_rate"]) == Decimal("90000")
-    assert recorded["total"] == "225000"
+    assert recorded["total"] == "225000.000"
 
 
 def test_same_id_different_basket_is_refused(shop: Shop) -> None:

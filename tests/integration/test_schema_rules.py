@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from tests.support import Databases
 
 # Tables that belong to no tenant.
@@ -90,6 +89,19 @@ def test_rls_hides_other_tenants_even_without_a_filter(schema: psycopg.Connectio
 
 
 def test_stock_movements_are_append_only(schema: psycopg.Connection) -> None:
+    # As the owner (RLS does not apply): one real movement to try to change.
+    schema.execute(
+        """
+        WITH t AS (INSERT INTO tenants (tenant_id, name) VALUES (gen_random_uuid(), 'Ledger') RETURNING tenant_id),
+             l AS (INSERT INTO locations (tenant_id, location_id, name, kind)
+                   SELECT tenant_id, gen_random_uuid(), 'Store', 'store' FROM t RETURNING tenant_id, location_id),
+             p AS (INSERT INTO products (tenant_id, product_id, sku, name, base_unit, price)
+                   SELECT tenant_id, gen_random_uuid(), 'SKU', 'Salt', 'piece', 1 FROM t
+                   RETURNING tenant_id, product_id)
+        INSERT INTO stock_movements (tenant_id, product_id, location_id, delta, kind, document_id, occurred_at)
+        SELECT p.tenant_id, p.product_id, l.location_id, 5, 'receipt', gen_random_uuid(), now() FROM p, l
+        """
+    )
     for statement in ("UPDATE stock_movements SET delta = 1", "DELETE FROM stock_movements",
                       "TRUNCATE stock_movements"):
         with pytest.raises(psycopg.errors.RestrictViolation):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import httpx
 from tests.support import Api, ServerProcess, Shop, new_shop
 
 
@@ -84,7 +85,8 @@ def test_roles_and_location_bound_keys(shop: Shop) -> None:
 
 
 def test_missing_or_wrong_key_is_401(shop: Shop, server: ServerProcess) -> None:
-    for key in ("", "nonsense", "mk_" + "0" * 32 + "_secret", shop.admin.key + "x"):
+    assert httpx.get(f"{server.url}/api/v1/locations").status_code == 401
+    for key in ("nonsense", "mk_" + "0" * 32 + "_secret", shop.admin.key + "x"):
         api = Api(server.url, key)
         response = api.get("/locations")
         assert response.status_code == 401
