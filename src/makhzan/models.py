@@ -204,7 +204,8 @@ class RateIn(Strict):
 
 
 class BarcodeRuleIn(Strict):
-    pattern: Annotated[str, Field(pattern=r"^2[0-9]*P+(W+|\$+)C$", min_length=13, max_length=13)]
+    # The prefix is 2 and one to five digits, as the barcode_rules table requires.
+    pattern: Annotated[str, Field(pattern=r"^2[0-9]{1,5}P+(W+|\$+)C$", min_length=13, max_length=13)]
 
 
 def occurred(at: datetime | None, now: datetime) -> datetime:

@@ -26,8 +26,11 @@ async def create_product(body: ProductIn, request: Request, who: Who = Depends(a
 async def list_products(
     request: Request,
     who: Who = Depends(authenticated),
-    q: str | None = Query(None, max_length=100, description="Search sku, names (Arabic-aware) and barcodes"),
-    after_sku: str = Query("", max_length=64, description="Page after this SKU (when not searching)"),
+    # PostgreSQL text cannot hold NUL: refused here as bad input rather than failing in the query.
+    q: str | None = Query(None, max_length=100, pattern=r"^[^\x00]*$",
+                          description="Search sku, names (Arabic-aware) and barcodes"),
+    after_sku: str = Query("", max_length=64, pattern=r"^[^\x00]*$",
+                           description="Page after this SKU (when not searching)"),
     limit: int = Query(50, ge=1, le=500),
 ) -> JSONResponse:
     if q is not None and q.strip():

@@ -80,7 +80,7 @@ async def list_stock(
     location_id: UUID | None = Query(None),
     product_id: UUID | None = Query(None),
     limit: int = Query(200, ge=1, le=1000),
-    after_sku: str = Query("", max_length=64),
+    after_sku: str = Query("", max_length=64, pattern=r"^[^\x00]*$"),  # PostgreSQL text cannot hold NUL
     after_location_id: UUID | None = Query(None),
 ) -> JSONResponse:
     if who.location_id is not None:
