@@ -1,15 +1,16 @@
 """The connection pool, tenant-scoped transactions, and the one place that turns driver
 errors into domain errors.
 
-Request transactions run as the ``makhzan_app`` role with ``makhzan.tenant_id`` set for
-the transaction only, so row-level security hides every other tenant's rows even if a
-query forgets its ``tenant_id`` filter.
+Pooled connections run as the ``makhzan_app`` role, and every use of one first scopes it to
+the caller's tenant (``makhzan.tenant_id``), so row-level security hides every other
+tenant's rows even if a query forgets its ``tenant_id`` filter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
@@ -31,7 +32,7 @@ Connection = psycopg.AsyncConnection[dict]  # type: ignore[type-arg]
 # between a basket and, say, a first-ever receipt inserting a level row; serialization
 # failures can come from a replica or a stricter isolation level. Both are retried here,
 # so a client never sees them.
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 10
 
 
 async def _configure(conn: psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
@@ -52,12 +53,41 @@ def open_pool(database_url: str, min_size: int = 2, max_size: int = 16) -> Async
     )
 
 
+# The tenant each pooled connection is scoped to. The setting is session-wide and set outside
+# any transaction (so no rollback undoes it); a connection is re-scoped whenever it serves
+# another tenant. This saves the till's scan a round trip per request: a scan is one
+# statement on a connection that usually already serves the shop.
+_scoped_to: weakref.WeakKeyDictionary[psycopg.AsyncConnection, UUID] = weakref.WeakKeyDictionary()  # type: ignore[type-arg]
+
+
+async def _scope(conn: Connection, tenant_id: UUID) -> None:
+    if _scoped_to.get(conn) != tenant_id:
+        await conn.execute(Q.set_tenant, (str(tenant_id),))
+        _scoped_to[conn] = tenant_id
+
+
+@asynccontextmanager
+async def tenant_connection(pool: AsyncConnectionPool, tenant_id: UUID) -> AsyncIterator[Connection]:
+    """A connection scoped to one tenant, outside a transaction: for single-statement reads."""
+    async with pool.connection() as conn:
+        await _scope(conn, tenant_id)
+        yield conn
+
+
 @asynccontextmanager
 async def tenant_transaction(pool: AsyncConnectionPool, tenant_id: UUID) -> AsyncIterator[Connection]:
     """One transaction scoped to one tenant. The caller owns it; domain code never commits."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute(Q.set_tenant, (str(tenant_id),))
-        yield conn
+    async with pool.connection() as conn:
+        await _scope(conn, tenant_id)
+        async with conn.transaction():
+            yield conn
+
+
+async def run_read(pool: AsyncConnectionPool, tenant_id: UUID, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run a read that needs no transaction (each statement sees committed data)."""
+    with translate_errors():
+        async with tenant_connection(pool, tenant_id) as conn:
+            return await work(conn)
 
 
 async def run_in_transaction(

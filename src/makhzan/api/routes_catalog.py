@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from makhzan import catalog, tenancy
 from makhzan.api.json import DecimalRoute, JSONResponse, respond
-from makhzan.api.state import authenticated, transact
+from makhzan.api.state import authenticated, read, transact
 from makhzan.models import ProductIn, ProductPatch
 
 router = APIRouter(route_class=DecimalRoute, tags=["catalog"])
@@ -64,4 +64,4 @@ async def scan(
 ) -> JSONResponse:
     """What a scanned code is: product, unit, the quantity one scan stands for, live stock."""
     location = who.location(location_id)
-    return respond(await transact(request, who, lambda conn: catalog.scan(conn, who.tenant_id, barcode, location)))
+    return respond(await read(request, who, lambda conn: catalog.scan(conn, who.tenant_id, barcode, location)))

@@ -10,7 +10,7 @@ from fastapi import Request
 from psycopg_pool import AsyncConnectionPool
 
 from makhzan import errors, tenancy
-from makhzan.db import Connection, run_in_transaction, tenant_transaction
+from makhzan.db import Connection, run_in_transaction, run_read
 
 T = TypeVar("T")
 
@@ -40,8 +40,7 @@ async def authenticated(request: Request) -> tenancy.Principal:
     key_hash = tenancy.hash_key(key)
     principal = state.keys.get(key_hash)
     if principal is None:
-        async with tenant_transaction(state.pool, tenant_id) as conn:
-            principal = await tenancy.find_key(conn, tenant_id, key_hash)
+        principal = await run_read(state.pool, tenant_id, lambda conn: tenancy.find_key(conn, tenant_id, key_hash))
         if principal is None:
             raise errors.Unauthorized("This API key is not valid.")
         state.keys.put(key_hash, principal)
@@ -51,3 +50,8 @@ async def authenticated(request: Request) -> tenancy.Principal:
 async def transact(request: Request, who: tenancy.Principal, work: Callable[[Connection], Awaitable[T]]) -> T:
     """Run one use case in one transaction of the caller's tenant."""
     return await run_in_transaction(app_state(request).pool, who.tenant_id, work)
+
+
+async def read(request: Request, who: tenancy.Principal, work: Callable[[Connection], Awaitable[T]]) -> T:
+    """Run a read of the caller's tenant without a transaction (the till's scan)."""
+    return await run_read(app_state(request).pool, who.tenant_id, work)

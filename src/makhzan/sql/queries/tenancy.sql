@@ -1,6 +1,6 @@
 -- name: set_tenant
--- Scope the current transaction to one tenant; row-level security reads this setting.
-SELECT set_config('makhzan.tenant_id', %s, true);
+-- Scope the connection to one tenant; row-level security reads this setting.
+SELECT set_config('makhzan.tenant_id', %s, false);
 
 -- name: insert_tenant
 -- A new business.
