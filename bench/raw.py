@@ -55,7 +55,10 @@ def run_pgbench(pgbench: str, shop: Shop, script: Path, *, clients: int, duratio
         if clients == 1:
             command += ["-l", "--log-prefix", f"{logs}/tx"]
         command.append(shop.database_url)
-        env = {**os.environ, "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} -c role=makhzan_app".strip()}
+        # The server's pooled connections run as makhzan_app and are scoped to the tenant once
+        # per connection (db._scope), so pgbench's sessions start the same way.
+        options = f"-c role=makhzan_app -c makhzan.tenant_id={shop.tenant_id}"
+        env = {**os.environ, "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} {options}".strip()}
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=duration + 60,
                               check=False)
         if done.returncode != 0:

@@ -162,11 +162,17 @@ async def sell(
             "offline": False,
         },
     )
+    # The header and the catalog lookups share one round trip (the connection pipelines);
+    # a replay is answered from the recorded sale even if the catalog has changed since.
+    try:
+        items = await resolve_items(conn, tenant_id, sale.lines, active_only=True)
+    except errors.MakhzanError:
+        if await cur.fetchone() is None:
+            return await _replayed_sale(conn, tenant_id, sale.id, request_hash), False
+        raise
     inserted = await cur.fetchone()
     if inserted is None:
         return await _replayed_sale(conn, tenant_id, sale.id, request_hash), False
-
-    items = await resolve_items(conn, tenant_id, sale.lines, active_only=True)
     rate: Decimal = inserted["exchange_rate"]
     priced = [_price_line(line.quantity, item, sale.currency, rate, by_barcode=line.barcode is not None)
               for line, item in zip(sale.lines, items, strict=True)]
@@ -185,21 +191,21 @@ async def sell(
         for n, (line, item, (quantity, unit_price, line_total))
         in enumerate(zip(sale.lines, items, priced, strict=True), start=1)
     ]
-    async with conn.pipeline():
-        await conn.execute(
-            Q.insert_sale_lines,
-            {
-                "tenant_id": tenant_id, "sale_id": sale.id,
-                "line_nos": [ln["line_no"] for ln in lines],
-                "product_ids": [ln["product_id"] for ln in lines],
-                "barcodes": [ln["barcode"] for ln in lines],
-                "quantities": [ln["quantity"] for ln in lines],
-                "unit_prices": [ln["unit_price"] for ln in lines],
-                "line_totals": [ln["line_total"] for ln in lines],
-                "stock_afters": [ln["stock_after"] for ln in lines],
-            },
-        )
-        await conn.execute(Q.set_sale_total, {"tenant_id": tenant_id, "sale_id": sale.id, "total": total})
+    # Queued, not awaited: they travel with the ledger rows and the COMMIT.
+    await conn.execute(
+        Q.insert_sale_lines,
+        {
+            "tenant_id": tenant_id, "sale_id": sale.id,
+            "line_nos": [ln["line_no"] for ln in lines],
+            "product_ids": [ln["product_id"] for ln in lines],
+            "barcodes": [ln["barcode"] for ln in lines],
+            "quantities": [ln["quantity"] for ln in lines],
+            "unit_prices": [ln["unit_price"] for ln in lines],
+            "line_totals": [ln["line_total"] for ln in lines],
+            "stock_afters": [ln["stock_after"] for ln in lines],
+        },
+    )
+    await conn.execute(Q.set_sale_total, {"tenant_id": tenant_id, "sale_id": sale.id, "total": total})
     return {
         "id": sale.id, "location_id": location_id, "occurred_at": occurred_at,
         "recorded_at": inserted["recorded_at"], "currency": sale.currency, "exchange_rate": rate,
