@@ -57,41 +57,49 @@ async def apply_moves(
 ) -> dict[tuple[UUID, UUID], Applied]:
     """Move the levels and append the ledger rows for one sale or document.
 
-    Levels are locked in (product, location) order, so that two baskets touching the same
-    products never deadlock. Deductions are conditional UPDATEs: if any line finds too
-    little stock, InsufficientStock carries every short line and the caller's transaction
-    rolls back with nothing written.
+    One statement locks the existing levels in (product, location) order, so that two
+    baskets touching the same products never deadlock, then applies every change; a
+    deduction is conditional on enough stock being left. If any line finds too little,
+    InsufficientStock carries every short line and the caller's transaction rolls back with
+    nothing written.
     """
     merged = _merge(moves)
-    pending = []
-    # One round trip for the whole basket: the statements run in order on the server.
-    async with conn.pipeline():
-        for move in merged:
-            key = {"tenant_id": tenant_id, "product_id": move.product_id, "location_id": move.location_id}
-            if move.counted is not None:
-                await conn.execute(Q.ensure_stock_level, key)
-                cur = await conn.execute(Q.set_stock, {**key, "quantity": move.counted})
-            elif move.delta < 0 and not allow_negative:
-                cur = await conn.execute(Q.deduct_stock, {**key, "quantity": -move.delta})
-            else:
-                cur = await conn.execute(Q.add_stock, {**key, "quantity": move.delta})
-            pending.append((move, cur))
+    counted = [m for m in merged if m.counted is not None]
+    if counted:
+        # A count sets a level, so the level must exist to be locked first: otherwise a
+        # receipt creating it concurrently would be added to the count instead of replaced.
+        await conn.execute(
+            Q.ensure_stock_levels,
+            {"tenant_id": tenant_id, "product_ids": [m.product_id for m in counted],
+             "location_ids": [m.location_id for m in counted]},
+        )
+    cur = await conn.execute(
+        Q.move_levels,
+        {
+            "tenant_id": tenant_id, "allow_negative": allow_negative,
+            "product_ids": [m.product_id for m in merged],
+            "location_ids": [m.location_id for m in merged],
+            "deltas": [m.delta for m in merged],
+            "counted": [m.counted for m in merged],
+        },
+    )
+    rows = {(row["product_id"], row["location_id"]): row for row in await cur.fetchall()}
 
     applied: dict[tuple[UUID, UUID], Applied] = {}
     short: list[Move] = []
     ledger: list[tuple[Move, Decimal]] = []
-    for move, cur in pending:
-        row = await cur.fetchone()
+    for move in merged:
+        row = rows.get((move.product_id, move.location_id))
         if row is None:
             short.append(move)
             continue
-        delta = row["quantity"] - row["before"] if move.counted is not None else move.delta
-        applied[(move.product_id, move.location_id)] = Applied(after=row["quantity"], delta=delta)
-        if delta != 0:
-            ledger.append((move, delta))
+        applied[(move.product_id, move.location_id)] = Applied(after=row["quantity"], delta=row["delta"])
+        if row["delta"] != 0:
+            ledger.append((move, row["delta"]))
     if short:
         raise errors.InsufficientStock(await _shortfalls(conn, tenant_id, short))
     if ledger:
+        # Not awaited further: in a pipelined transaction it travels with the COMMIT.
         await conn.execute(
             Q.insert_movements,
             {
@@ -107,20 +115,23 @@ async def apply_moves(
 
 
 def _merge(moves: list[Move]) -> list[Move]:
-    """One move per (product, location, kind), sorted into lock order."""
-    merged: dict[tuple[UUID, UUID, str], Move] = {}
+    """One move per (product, location): a level is changed once per statement."""
+    merged: dict[tuple[UUID, UUID], Move] = {}
     for move in moves:
-        key = (move.product_id, move.location_id, move.kind)
+        key = (move.product_id, move.location_id)
         previous = merged.get(key)
         if previous is None:
             merged[key] = move
-        elif move.counted is not None:
+        elif move.counted is not None or previous.counted is not None:
             raise errors.InvalidInput(
                 "A count lists the same product twice.", {"product_id": str(move.product_id)}
             )
         else:
+            # Lines of one document move one level one way (a sale, a receipt...): a transfer's
+            # two sides are at two locations.
+            assert previous.kind == move.kind, (previous, move)
             merged[key] = Move(move.product_id, move.location_id, move.kind, previous.delta + move.delta)
-    return [merged[k] for k in sorted(merged, key=lambda k: (k[0].bytes, k[1].bytes, k[2]))]
+    return list(merged.values())
 
 
 async def _shortfalls(conn: Connection, tenant_id: UUID, short: list[Move]) -> list[dict[str, Any]]:

@@ -1,43 +1,49 @@
--- name: deduct_stock
--- Take stock only if there is enough: zero rows back means insufficient, and nothing changed.
-UPDATE stock_levels
-SET quantity = quantity - %(quantity)s, updated_at = now()
-WHERE tenant_id = %(tenant_id)s AND product_id = %(product_id)s AND location_id = %(location_id)s
-  AND quantity >= %(quantity)s
-RETURNING quantity;
-
--- name: add_stock
--- Put stock in, creating the level the first time a product reaches a location.
-INSERT INTO stock_levels AS s (tenant_id, product_id, location_id, quantity)
-VALUES (%(tenant_id)s, %(product_id)s, %(location_id)s, %(quantity)s)
-ON CONFLICT (tenant_id, product_id, location_id)
-DO UPDATE SET quantity = s.quantity + EXCLUDED.quantity, updated_at = now()
-RETURNING quantity;
-
--- name: ensure_stock_level
--- A zero level to lock, for a count of a product never stocked at the location.
-INSERT INTO stock_levels (tenant_id, product_id, location_id, quantity)
-VALUES (%(tenant_id)s, %(product_id)s, %(location_id)s, 0)
-ON CONFLICT (tenant_id, product_id, location_id) DO NOTHING;
-
--- name: set_stock
--- Set a level to a counted quantity, returning what it was (locked first, so the
--- difference is exact even with sales running during the count).
-WITH before AS (
-    SELECT quantity FROM stock_levels
-    WHERE tenant_id = %(tenant_id)s AND product_id = %(product_id)s AND location_id = %(location_id)s
-    FOR UPDATE
+-- name: move_levels
+-- Apply one document's changes to its levels, in one statement: lock the existing levels in
+-- (product, location) order (so two baskets never deadlock), then add each delta (for a
+-- count, the difference to the counted quantity), creating levels on first arrival. A
+-- deduction applies only where enough stock is left, unless allow_negative (offline sales
+-- that already happened); a change missing from the result changed nothing.
+WITH wanted AS (
+    SELECT * FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[], %(deltas)s::numeric[],
+                         %(counted)s::numeric[]) AS w (product_id, location_id, delta, counted)
+),
+locked AS (
+    SELECT s.product_id, s.location_id, s.quantity
+    FROM stock_levels s
+    JOIN wanted w ON w.product_id = s.product_id AND w.location_id = s.location_id
+    WHERE s.tenant_id = %(tenant_id)s
+    ORDER BY s.product_id, s.location_id
+    FOR UPDATE OF s
+),
+changes AS (
+    SELECT w.product_id, w.location_id, l.quantity AS before,
+           coalesce(w.counted - coalesce(l.quantity, 0), w.delta) AS delta
+    FROM wanted w
+    LEFT JOIN locked l ON l.product_id = w.product_id AND l.location_id = w.location_id
+),
+applied AS (
+    INSERT INTO stock_levels AS s (tenant_id, product_id, location_id, quantity)
+    SELECT %(tenant_id)s, c.product_id, c.location_id, c.delta
+    FROM changes c
+    WHERE %(allow_negative)s OR coalesce(c.before, 0) + c.delta >= 0
+    ORDER BY c.product_id, c.location_id
+    ON CONFLICT (tenant_id, product_id, location_id) DO UPDATE
+        SET quantity = s.quantity + EXCLUDED.quantity, updated_at = now()
+        WHERE %(allow_negative)s OR s.quantity + EXCLUDED.quantity >= 0
+    RETURNING s.product_id, s.location_id, s.quantity
 )
-UPDATE stock_levels s
-SET quantity = %(quantity)s, updated_at = now()
-FROM before
-WHERE s.tenant_id = %(tenant_id)s AND s.product_id = %(product_id)s AND s.location_id = %(location_id)s
-RETURNING before.quantity AS before, s.quantity AS quantity;
+SELECT a.product_id, a.location_id, a.quantity, c.delta
+FROM applied a
+JOIN changes c ON c.product_id = a.product_id AND c.location_id = a.location_id;
 
--- name: stock_levels_of
--- Current levels of some products at one location (to tell a refused client what is left).
-SELECT product_id, quantity FROM stock_levels
-WHERE tenant_id = %(tenant_id)s AND location_id = %(location_id)s AND product_id = ANY(%(product_ids)s);
+-- name: ensure_stock_levels
+-- Zero levels for products counted where they were never stocked, so that they can be locked.
+INSERT INTO stock_levels (tenant_id, product_id, location_id, quantity)
+SELECT %(tenant_id)s, k.product_id, k.location_id, 0
+FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[]) AS k (product_id, location_id)
+ORDER BY k.product_id, k.location_id
+ON CONFLICT (tenant_id, product_id, location_id) DO NOTHING;
 
 -- name: insert_movements
 -- Append the ledger rows of one sale or document.

@@ -38,11 +38,6 @@ RETURNING key_id, name, role, location_id, created_at;
 SELECT key_id, role, location_id FROM api_keys
 WHERE tenant_id = %(tenant_id)s AND key_hash = %(key_hash)s AND revoked_at IS NULL;
 
--- name: list_api_keys
--- Keys of the tenant, without their hashes.
-SELECT key_id, name, role, location_id, created_at, revoked_at FROM api_keys
-WHERE tenant_id = %(tenant_id)s ORDER BY created_at, key_id;
-
 -- name: insert_barcode_rule
 -- A weighed/priced label rule; replaces the rule for the same prefix.
 INSERT INTO barcode_rules (tenant_id, prefix, pattern) VALUES (%(tenant_id)s, %(prefix)s, %(pattern)s)
@@ -52,10 +47,6 @@ RETURNING prefix, pattern;
 -- name: list_barcode_rules
 -- The tenant's weighed/priced label rules.
 SELECT prefix, pattern FROM barcode_rules WHERE tenant_id = %(tenant_id)s ORDER BY prefix;
-
--- name: delete_barcode_rule
--- Stop decoding labels with this prefix.
-DELETE FROM barcode_rules WHERE tenant_id = %(tenant_id)s AND prefix = %(prefix)s RETURNING prefix;
 
 -- name: set_lbp_rate
 -- The owner's exchange rate of the day.
