@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from makhzan import __version__, tenancy
-from makhzan.api import errors, routes_admin, routes_catalog, routes_stock
+from makhzan.api import errors, routes_admin, routes_catalog, routes_reports, routes_stock
 from makhzan.api.json import respond
 from makhzan.api.state import AppState
 from makhzan.config import Settings
@@ -37,7 +37,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (routes_admin.router, routes_catalog.router, routes_stock.router):
+    for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/health", tags=["health"])
