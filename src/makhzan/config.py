@@ -20,6 +20,14 @@ class Settings:
     pool_max_size: int
     # How long an API key stays cached in a server process; revocation takes at most this long.
     key_cache_seconds: float
+    # Webhook delivery: how often the worker looks for due deliveries, the first retry's delay
+    # (doubled on each failure, capped at an hour), and how long a receiver may take to answer.
+    webhook_poll_seconds: float = 0.2
+    webhook_backoff_seconds: float = 2.0
+    webhook_timeout_seconds: float = 5.0
+    # Hosts webhooks may be sent to; empty means any. Keeps receivers inside a known network
+    # (and the test suite on loopback).
+    webhook_allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,4 +40,10 @@ class Settings:
             pool_min_size=int(env.get("MAKHZAN_POOL_MIN", "2")),
             pool_max_size=int(env.get("MAKHZAN_POOL_MAX", "16")),
             key_cache_seconds=float(env.get("MAKHZAN_KEY_CACHE_SECONDS", "30")),
+            webhook_poll_seconds=float(env.get("MAKHZAN_WEBHOOK_POLL_SECONDS", "0.2")),
+            webhook_backoff_seconds=float(env.get("MAKHZAN_WEBHOOK_BACKOFF_SECONDS", "2")),
+            webhook_timeout_seconds=float(env.get("MAKHZAN_WEBHOOK_TIMEOUT_SECONDS", "5")),
+            webhook_allowed_hosts=tuple(
+                h.strip().lower() for h in env.get("MAKHZAN_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+            ),
         )

@@ -88,6 +88,7 @@ async def apply_moves(
     applied: dict[tuple[UUID, UUID], Applied] = {}
     short: list[Move] = []
     ledger: list[tuple[Move, Decimal]] = []
+    crossed: list[dict[str, Any]] = []
     for move in merged:
         row = rows.get((move.product_id, move.location_id))
         if row is None:
@@ -96,6 +97,11 @@ async def apply_moves(
         applied[(move.product_id, move.location_id)] = Applied(after=row["quantity"], delta=row["delta"])
         if row["delta"] != 0:
             ledger.append((move, row["delta"]))
+        # Once per crossing: the level was locked, so exactly one document takes it from above
+        # the threshold to at or below; later ones go from below to below and raise nothing.
+        threshold = row["low_stock_threshold"]
+        if row["quantity"] - row["delta"] > threshold >= row["quantity"]:
+            crossed.append(row)
     if short:
         raise errors.InsufficientStock(await _shortfalls(conn, tenant_id, short))
     if ledger:
@@ -109,6 +115,19 @@ async def apply_moves(
                 "location_ids": [m.location_id for m, _ in ledger],
                 "deltas": [d for _, d in ledger],
                 "kinds": [m.kind for m, _ in ledger],
+            },
+        )
+    if crossed:
+        # Queued like the ledger rows: the alerts and their webhook outbox rows commit with the
+        # sale, and nothing is written or sent for one that rolls back.
+        await conn.execute(
+            Q.raise_low_stock_alerts,
+            {
+                "tenant_id": tenant_id, "document_id": document_id,
+                "product_ids": [r["product_id"] for r in crossed],
+                "location_ids": [r["location_id"] for r in crossed],
+                "quantities_after": [r["quantity"] for r in crossed],
+                "thresholds": [r["low_stock_threshold"] for r in crossed],
             },
         )
     return applied

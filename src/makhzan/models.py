@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -211,3 +212,45 @@ class BarcodeRuleIn(Strict):
 def occurred(at: datetime | None, now: datetime) -> datetime:
     """When it happened: as the client says, else when the server got it."""
     return at if at is not None else now
+
+
+def _webhook_url(value: Any) -> Any:
+    # An absolute http(s) URL in printable ASCII (percent-encode anything else), with a host.
+    if not isinstance(value, str):
+        return value
+    if len(value) > 2000 or not all(33 <= ord(ch) < 127 for ch in value):
+        raise ValueError("must be an http or https URL of printable ASCII, at most 2000 characters")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 -- raises on a malformed port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http or https URL")
+    return parts.scheme.lower() + value[len(parts.scheme):]
+
+
+def _webhook_secret(value: Any) -> Any:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode") from None
+    return value
+
+
+WebhookEvent = Literal["low_stock", "daily_report"]
+
+
+class WebhookIn(Strict):
+    url: Annotated[str, BeforeValidator(_webhook_url), Field(max_length=2000, pattern=r"^[hH][tT][tT][pP][sS]?://")]
+    # The HMAC key of every delivery's X-Makhzan-Signature; never sent back.
+    secret: Annotated[str, BeforeValidator(_webhook_secret), Field(min_length=16, max_length=200)]
+    events: list[WebhookEvent] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _distinct_events(self) -> WebhookIn:
+        self.events = list(dict.fromkeys(self.events))
+        return self

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from makhzan import __version__, tenancy
-from makhzan.api import errors, routes_admin, routes_catalog, routes_reports, routes_stock
+from makhzan import __version__, tenancy, webhooks
+from makhzan.api import errors, routes_admin, routes_alerts, routes_catalog, routes_reports, routes_stock
 from makhzan.api.json import respond
 from makhzan.api.state import AppState
 from makhzan.config import Settings
@@ -24,10 +26,18 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         migrate(database_url)
         pool = open_pool(database_url, settings.pool_min_size, settings.pool_max_size)
         await pool.open(wait=True)
-        app.state.makhzan = AppState(pool=pool, keys=tenancy.KeyCache(settings.key_cache_seconds))
+        app.state.makhzan = AppState(pool=pool, keys=tenancy.KeyCache(settings.key_cache_seconds),
+                                      settings=settings)
+        # Sends the webhook outbox after commit; every server process runs one (they share the
+        # work through SKIP LOCKED and leases).
+        delivery = asyncio.create_task(webhooks.run_delivery_worker(database_url, settings),
+                                       name="makhzan-webhook-delivery")
         try:
             yield
         finally:
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
             await pool.close()
 
     app = FastAPI(
@@ -37,7 +47,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router):
+    for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router,
+                   routes_alerts.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/health", tags=["health"])

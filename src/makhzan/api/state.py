@@ -10,6 +10,7 @@ from fastapi import Request
 from psycopg_pool import AsyncConnectionPool
 
 from makhzan import errors, tenancy
+from makhzan.config import Settings
 from makhzan.db import Connection, run_in_transaction, run_read
 
 T = TypeVar("T")
@@ -19,6 +20,7 @@ T = TypeVar("T")
 class AppState:
     pool: AsyncConnectionPool
     keys: tenancy.KeyCache
+    settings: Settings
 
 
 def app_state(request: Request) -> AppState:

@@ -3,7 +3,9 @@
 -- (product, location) order (so two baskets never deadlock), then add each delta (for a
 -- count, the difference to the counted quantity), creating levels on first arrival. A
 -- deduction applies only where enough stock is left, unless allow_negative (offline sales
--- that already happened); a change missing from the result changed nothing.
+-- that already happened); a change missing from the result changed nothing. The product's
+-- low-stock threshold comes back with each level, so that a crossing is seen without another
+-- round trip.
 WITH wanted AS (
     SELECT * FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[], %(deltas)s::numeric[],
                          %(counted)s::numeric[]) AS w (product_id, location_id, delta, counted)
@@ -33,9 +35,10 @@ applied AS (
         WHERE %(allow_negative)s OR s.quantity + EXCLUDED.quantity >= 0
     RETURNING s.product_id, s.location_id, s.quantity
 )
-SELECT a.product_id, a.location_id, a.quantity, c.delta
+SELECT a.product_id, a.location_id, a.quantity, c.delta, p.low_stock_threshold
 FROM applied a
-JOIN changes c ON c.product_id = a.product_id AND c.location_id = a.location_id;
+JOIN changes c ON c.product_id = a.product_id AND c.location_id = a.location_id
+JOIN products p ON p.tenant_id = %(tenant_id)s AND p.product_id = a.product_id;
 
 -- name: ensure_stock_levels
 -- Zero levels for products counted where they were never stocked, so that they can be locked.

@@ -1,0 +1,149 @@
+"""Webhooks: registration, and the worker that delivers the outbox after commit.
+
+A sale that crosses a threshold writes its ``webhook_deliveries`` rows in its own transaction
+(DESIGN.md point 8). The worker here sends them afterwards: a rolled-back sale left no row, so
+nothing is sent for it, and a server killed before sending leaves rows that the next worker
+sends. A receiver may see a delivery twice (a worker killed after the receiver answered but
+before recording it); the ``X-Makhzan-Delivery`` id lets it drop the repeat.
+
+Several server processes share the outbox: each claims due rows with ``FOR UPDATE SKIP LOCKED``
+and leases them (pushes ``next_attempt_at`` past the lease) in one short statement, sends
+without holding any lock, then records the outcome. A claimed row is thus sent by one process
+at a time, and a row whose worker died is retried when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
+
+import httpx
+import psycopg
+from psycopg.rows import dict_row
+
+from makhzan import __version__
+from makhzan.config import Settings
+from makhzan.db import Connection
+from makhzan.queries import Q
+
+log = logging.getLogger("makhzan.webhooks")
+
+MAX_BACKOFF_SECONDS = 3600.0
+# Deliveries claimed per round; they are sent concurrently.
+BATCH = 32
+
+
+# --- registration (request transactions, tenant-scoped) ----------------------------------------
+
+
+async def create_webhook(conn: Connection, tenant_id: UUID, *, url: str, secret: str,
+                         events: list[str]) -> dict[str, Any]:
+    cur = await conn.execute(
+        Q.insert_webhook,
+        {"tenant_id": tenant_id, "webhook_id": uuid4(), "url": url, "secret": secret, "events": events},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
+async def list_webhooks(conn: Connection, tenant_id: UUID) -> list[dict[str, Any]]:
+    cur = await conn.execute(Q.list_webhooks, {"tenant_id": tenant_id})
+    return list(await cur.fetchall())
+
+
+# --- delivery ------------------------------------------------------------------------------------
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The ``X-Makhzan-Signature`` header value: HMAC-SHA256 of the raw body with the secret."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def encode_payload(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
+    """Whether a receiver's host is on the allow-list (an empty list allows any host)."""
+    if not allowed_hosts:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return host in allowed_hosts
+
+
+async def send(http: httpx.AsyncClient, delivery: dict[str, Any],
+               allowed_hosts: tuple[str, ...] = ()) -> tuple[int | None, str | None]:
+    """POST one delivery: (HTTP status or None, error or None)."""
+    if not host_allowed(delivery["url"], allowed_hosts):
+        # Registered before the allow-list changed: never sent, retried with backoff.
+        return None, "host not allowed by MAKHZAN_WEBHOOK_ALLOWED_HOSTS"
+    body = encode_payload(delivery["payload"])
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"Makhzan-Webhooks/{__version__}",
+        "X-Makhzan-Event": delivery["event"],
+        "X-Makhzan-Delivery": str(delivery["delivery_id"]),
+        "X-Makhzan-Signature": sign(body, delivery["secret"]),
+    }
+    try:
+        response = await http.post(delivery["url"], content=body, headers=headers)
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # No answer (refused, timed out, unresolvable host...): retried like a 5xx.
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}"
+
+
+async def deliver_due(conn: Connection, http: httpx.AsyncClient, *, backoff_seconds: float,
+                      lease_seconds: float, allowed_hosts: tuple[str, ...] = ()) -> int:
+    """Claim, send and record one batch of due deliveries; returns how many were claimed."""
+    cur = await conn.execute(Q.claim_deliveries, {"batch": BATCH, "lease_seconds": lease_seconds})
+    claimed = await cur.fetchall()
+    if not claimed:
+        return 0
+    outcomes = await asyncio.gather(*(send(http, delivery, allowed_hosts) for delivery in claimed))
+    for delivery, (status, error) in zip(claimed, outcomes, strict=True):
+        await conn.execute(
+            Q.record_attempt,
+            {"tenant_id": delivery["tenant_id"], "delivery_id": delivery["delivery_id"],
+             "status_code": status, "error": error, "delivered": error is None,
+             "backoff_seconds": backoff_seconds, "max_backoff_seconds": MAX_BACKOFF_SECONDS},
+        )
+    return len(claimed)
+
+
+async def run_delivery_worker(database_url: str, settings: Settings) -> None:
+    """Deliver the outbox until cancelled (the server's lifespan runs one per process).
+
+    Its own connection, as the database owner and without ``SET ROLE``: it serves every tenant,
+    which row-level security would hide from the application role. Autocommit, so the claim
+    and each record are single short transactions.
+    """
+    # The lease outlasts the longest possible send, so a live worker's row never goes to another.
+    lease_seconds = settings.webhook_timeout_seconds * 2 + 30
+    timeout = httpx.Timeout(settings.webhook_timeout_seconds)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
+                async with conn:
+                    while True:
+                        claimed = await deliver_due(conn, http, backoff_seconds=settings.webhook_backoff_seconds,
+                                                    lease_seconds=lease_seconds,
+                                                    allowed_hosts=settings.webhook_allowed_hosts)
+                        if claimed < BATCH:
+                            await asyncio.sleep(settings.webhook_poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A lost connection or a database restart must not end delivery for good.
+                log.exception("webhook delivery failed; retrying in a second")
+                await asyncio.sleep(1)
