@@ -1,4 +1,4 @@
-"""``makhzan``: serve, migrate, tenants, demo data, reconcile."""
+"""``makhzan``: serve, migrate, tenants, demo data, reconcile, reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import UUID
 
 import click
 from psycopg_pool import AsyncConnectionPool
@@ -159,3 +160,67 @@ def reconcile(repair: bool) -> None:
         return
     click.echo(f"{len(drift)} level(s) drift from the ledger; run with --repair to rebuild them", err=True)
     sys.exit(1)
+
+
+# Below this many rows a report is written before a bar would have drawn.
+PROGRESS_ABOVE = 1000
+
+
+@main.group()
+def report() -> None:
+    """Reports written to a file (CSV, XLSX or HTML)."""
+
+
+@report.command("low-stock")
+@click.option("--tenant", "tenant_id", type=click.UUID, required=True, help="The tenant's id.")
+@click.option("--location", "location_id", type=click.UUID, default=None, help="Only this location.")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx", "html"], case_sensitive=False),
+              default=None, help="File format (default: from the output file's extension).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
+              help="File to write.")
+def report_low_stock(tenant_id: UUID, location_id: UUID | None, file_format: str | None, output: Path) -> None:
+    """Levels at or below their threshold, most depleted first, with what to reorder."""
+    from makhzan import errors
+    from makhzan.report_files import LOW_STOCK_COLUMNS, WRITERS, format_for
+
+    chosen = file_format.lower() if file_format else format_for(output)
+    if chosen is None:
+        raise click.UsageError(f"cannot tell the format from {output.name!r}; pass --format csv, xlsx or html")
+    try:
+        rows = with_pool(database_url(Settings.from_env()),
+                         lambda pool: _low_stock_rows(pool, tenant_id, location_id))
+    except errors.MakhzanError as exc:
+        which = f"location {location_id}" if "location_id" in exc.details else f"tenant {tenant_id}"
+        raise click.ClickException(f"{exc.message} ({which})") from exc
+    title = "Low stock"
+    write = WRITERS[chosen]
+    # Written beside the target and renamed over it, so a failed run never leaves half a file.
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        if len(rows) > PROGRESS_ABOVE and sys.stdout.isatty():
+            with click.progressbar(rows, label=f"writing {output.name}") as bar:
+                write(partial, bar, LOW_STOCK_COLUMNS, title)
+        else:
+            write(partial, rows, LOW_STOCK_COLUMNS, title)
+        partial.replace(output)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"wrote {len(rows)} row(s) to {output}")
+
+
+async def _low_stock_rows(pool: AsyncConnectionPool, tenant_id: UUID, location_id: UUID | None) -> list[dict[str, Any]]:
+    from makhzan import reports, tenancy
+    from makhzan.db import Connection, run_read
+
+    async def work(conn: Connection) -> list[dict[str, Any]]:
+        # An unknown tenant or location is an error, not an empty report that looks like good news.
+        await tenancy.get_tenant(conn, tenant_id)
+        if location_id is not None:
+            await tenancy.require_location(conn, tenant_id, location_id)
+        # The whole tenant: the API pages at 10,000 rows, a file has no such need.
+        return await reports.low_stock(conn, tenant_id, location_id, 2**63 - 1)
+
+    # The same tenant-scoped read the API's report runs.
+    return await run_read(pool, tenant_id, work)

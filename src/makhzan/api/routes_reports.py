@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,14 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from makhzan import reports, tenancy
 from makhzan.api.json import DecimalRoute, respond
 from makhzan.api.state import authenticated, read
+from makhzan.report_files import LOW_STOCK_COLUMNS, to_csv
 
 router = APIRouter(route_class=DecimalRoute, tags=["reports"])
 Who = tenancy.Principal
 
-LOW_STOCK_COLUMNS = ("product_id", "sku", "name", "name_ar", "base_unit", "location_id", "location_name",
-                     "quantity", "low_stock_threshold", "suggested_reorder")
 _CSV = "text/csv"
-_THOUSANDTHS = Decimal("0.001")
 
 
 def prefers_csv(accept: str) -> bool:
@@ -48,23 +42,6 @@ def prefers_csv(accept: str) -> bool:
     if csv_q <= 0:
         return False
     return csv_q > json_q or (csv_q == json_q and csv_at < json_at)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.quantize(_THOUSANDTHS), "f")
-    return str(value)
-
-
-def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row[c]) for c in columns])
-    return out.getvalue().encode("utf-8")
 
 
 @router.get("/reports/low-stock", responses={200: {"content": {_CSV: {"schema": {"type": "string"}}}}})
