@@ -28,6 +28,9 @@ class Settings:
     # Hosts webhooks may be sent to; empty means any. Keeps receivers inside a known network
     # (and the test suite on loopback).
     webhook_allowed_hosts: tuple[str, ...] = ()
+    # How often each server process looks for due morning reports (they are made once a day at
+    # each tenant's local hour; a minute's delay is invisible).
+    daily_report_poll_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,4 +49,5 @@ class Settings:
             webhook_allowed_hosts=tuple(
                 h.strip().lower() for h in env.get("MAKHZAN_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
             ),
+            daily_report_poll_seconds=float(env.get("MAKHZAN_DAILY_REPORT_POLL_SECONDS", "60")),
         )

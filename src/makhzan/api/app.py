@@ -9,8 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from makhzan import __version__, tenancy, webhooks
-from makhzan.api import errors, routes_admin, routes_alerts, routes_catalog, routes_reports, routes_stock
+from makhzan import __version__, daily_report, tenancy, webhooks
+from makhzan.api import (
+    errors,
+    routes_admin,
+    routes_alerts,
+    routes_catalog,
+    routes_daily_reports,
+    routes_reports,
+    routes_stock,
+)
 from makhzan.api.json import respond
 from makhzan.api.state import AppState
 from makhzan.config import Settings
@@ -32,12 +40,18 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         # work through SKIP LOCKED and leases).
         delivery = asyncio.create_task(webhooks.run_delivery_worker(database_url, settings),
                                        name="makhzan-webhook-delivery")
+        # Makes each tenant's morning report when due; every process runs one, and the report's
+        # unique key lets only one of them make (and send) each day's.
+        scheduler = asyncio.create_task(daily_report.run_scheduler(database_url, settings),
+                                        name="makhzan-daily-report")
         try:
             yield
         finally:
-            delivery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await delivery
+            for task in (scheduler, delivery):
+                task.cancel()
+            for task in (scheduler, delivery):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
 
     app = FastAPI(
@@ -48,7 +62,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router,
-                   routes_alerts.router):
+                   routes_alerts.router, routes_daily_reports.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/health", tags=["health"])
