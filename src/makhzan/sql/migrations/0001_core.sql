@@ -229,22 +229,23 @@ CREATE TABLE stock_document_lines (
     FOREIGN KEY (tenant_id, product_id) REFERENCES products (tenant_id, product_id)
 );
 
--- Row-level security: one tenant's rows are invisible to another tenant's requests.
-DO $$
-DECLARE
-    t text;
+-- Row-level security: one tenant's rows are invisible to another tenant's requests. Every
+-- migration that adds a tenant table calls this for it.
+CREATE FUNCTION isolate_tenant_table(t regclass) RETURNS void
+LANGUAGE plpgsql
+AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tenants', 'locations', 'api_keys', 'products', 'product_barcodes',
-                             'barcode_rules', 'stock_levels', 'stock_movements', 'sales',
-                             'sale_lines', 'stock_documents', 'stock_document_lines']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant_id())'
-                       ' WITH CHECK (tenant_id = current_tenant_id())', t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO makhzan_app', t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s USING (tenant_id = current_tenant_id())'
+                   ' WITH CHECK (tenant_id = current_tenant_id())', t);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO makhzan_app', t);
 END
 $$;
+
+SELECT isolate_tenant_table(t)
+FROM unnest(ARRAY['tenants', 'locations', 'api_keys', 'products', 'product_barcodes', 'barcode_rules',
+                  'stock_levels', 'stock_movements', 'sales', 'sale_lines', 'stock_documents',
+                  'stock_document_lines']::regclass[]) AS t;
 
 -- The ledger is append-only for the application too (the trigger also stops the owner).
 REVOKE UPDATE, DELETE ON stock_movements FROM makhzan_app;

@@ -80,19 +80,7 @@ CREATE TABLE webhook_attempts (
 
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (tenant_id, delivery_id, attempt_id);
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['alerts', 'webhooks', 'webhook_deliveries', 'webhook_attempts']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant_id())'
-                       ' WITH CHECK (tenant_id = current_tenant_id())', t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO makhzan_app', t);
-    END LOOP;
-END
-$$;
+SELECT isolate_tenant_table(t) FROM unnest(ARRAY['alerts', 'webhooks', 'webhook_deliveries', 'webhook_attempts']::regclass[]) AS t;
 
 -- The attempt log is written by the delivery worker (as the owner); requests only read it.
 REVOKE INSERT, UPDATE, DELETE ON webhook_attempts FROM makhzan_app;

@@ -19,19 +19,7 @@ CREATE TABLE daily_reports (
     PRIMARY KEY (tenant_id, report_date)
 );
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['daily_reports']
-    LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON %I USING (tenant_id = current_tenant_id())'
-                       ' WITH CHECK (tenant_id = current_tenant_id())', t);
-        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I TO makhzan_app', t);
-    END LOOP;
-END
-$$;
+SELECT isolate_tenant_table(t) FROM unnest(ARRAY['daily_reports']::regclass[]) AS t;
 
 -- Reports are written by the scheduler (as the owner); requests only read them.
 REVOKE INSERT, UPDATE, DELETE ON daily_reports FROM makhzan_app;
