@@ -103,3 +103,20 @@ SET attempts = attempts + 1,
     END,
     last_error = CASE WHEN %(delivered)s::boolean THEN NULL ELSE %(error)s::text END
 WHERE tenant_id = %(tenant_id)s AND delivery_id = %(delivery_id)s;
+
+-- name: stream_alerts
+-- The next alerts of a live stream: stamped from a moment on, after the client's resume point, not sent yet.
+SELECT a.alert_id AS id, a.kind, a.product_id, p.sku, p.name, a.location_id, a.quantity_after, a.threshold,
+       a.document_id, a.created_at, a.acknowledged_at, a.acknowledged_by
+FROM alerts a
+JOIN products p ON p.tenant_id = a.tenant_id AND p.product_id = a.product_id
+WHERE a.tenant_id = %(tenant_id)s AND a.created_at >= %(window_start)s
+  AND (a.created_at, a.alert_id) > (%(after)s::timestamptz, %(after_id)s::uuid)
+  AND a.alert_id <> ALL (%(sent)s::uuid[])
+  AND (%(location_id)s::uuid IS NULL OR a.location_id = %(location_id)s)
+ORDER BY a.created_at, a.alert_id
+LIMIT %(limit)s;
+
+-- name: database_clock
+-- The database's clock, which stamps alerts: where a stream with nothing to replay starts.
+SELECT clock_timestamp() AS now;
