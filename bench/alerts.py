@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -29,7 +28,7 @@ import psycopg
 from makhzan import reports, webhooks
 from makhzan.db import open_pool, run_in_transaction, run_read
 from makhzan.queries import Q
-from run import busy_cpu, check_ledger, postgres_server
+from run import busy_cpu, check_ledger, parse_args, postgres_server
 from seed import Shop, seeded_database
 from server import running_server
 from wrk import HttpResult, run_wrk, wrk_binary
@@ -42,26 +41,11 @@ REPORT_LIMIT = 1000
 # Timings of the report per run; the table shows the median of all of them.
 REPORT_REPEATS = 5
 WARM_UP_SECONDS = 2
-# Longest wait for the delivery worker to empty the outbox after an "on" window.
 # The "on" windows: the share of products armed to cross on their next sale. 1.0 is the worst
 # case (nearly every sale line raises an alert and a webhook); 0.03 matches the report's ~3 % low.
 MODES = {"off": 0.0, "on 100%": 1.0, "on 3%": 0.03}
 # Product i's index, from its id (seed.product_id_of: last group is 100000000000 + i).
 INDEX = "(right(product_id::text, 12)::bigint - 100000000000)"
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", help="PostgreSQL server to create the bench database on (superuser); "
-                        "default: $MAKHZAN_BENCH_DATABASE_URL, else a throw-away embedded PostgreSQL")
-    parser.add_argument("--products", type=int, default=1_000_000, help="catalog size (default 1,000,000)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per sale measurement (default 10)")
-    parser.add_argument("--runs", type=int, default=3, help="runs; the table shows medians (default 3)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
-    args = parser.parse_args()
-    if min(args.products, args.duration, args.runs, args.workers) < 1:
-        parser.error("--products, --duration, --runs and --workers must be at least 1")
-    return args
 
 
 # --- the webhook receiver --------------------------------------------------------------------------
@@ -248,7 +232,7 @@ def _line(name: str, w: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    args = parse_args()
+    args = parse_args(__doc__)
     wrk = wrk_binary()
     with ExitStack() as stack:
         base_url = stack.enter_context(postgres_server(args.database_url))

@@ -40,8 +40,9 @@ SCAN_CLIENTS, SALE_CLIENTS = 32, 8
 WARM_UP_SECONDS = 2
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(description: str | None = __doc__) -> argparse.Namespace:
+    """The options every bench takes (bench/alerts.py reuses them with its own description)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="PostgreSQL server to create the bench databases on (superuser); "
                         "default: $MAKHZAN_BENCH_DATABASE_URL, else a throw-away embedded PostgreSQL")
     parser.add_argument("--products", type=int, default=1_000_000, help="catalog size (default 1,000,000)")
