@@ -123,7 +123,7 @@ async def apply_moves(
         await conn.execute(
             Q.raise_low_stock_alerts,
             {
-                "tenant_id": tenant_id, "document_id": document_id,
+                "tenant_id": tenant_id, "document_ids": [document_id] * len(crossed),
                 "product_ids": [r["product_id"] for r in crossed],
                 "location_ids": [r["location_id"] for r in crossed],
                 "quantities_after": [r["quantity"] for r in crossed],

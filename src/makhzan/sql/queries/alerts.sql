@@ -1,14 +1,16 @@
 -- name: raise_low_stock_alerts
--- The alerts of the levels one sale or document took down across their threshold (active
--- products), and their outbox rows: one delivery per active webhook subscribed to low_stock.
+-- The alerts of the levels sales or documents took down across their threshold (active
+-- products), each naming the document that crossed it, and their outbox rows: one delivery
+-- per active webhook subscribed to low_stock.
 WITH crossed AS (
-    SELECT c.product_id, c.location_id, c.quantity_after, c.threshold
+    SELECT c.product_id, c.location_id, c.quantity_after, c.threshold, c.document_id
     FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[], %(quantities_after)s::numeric[],
-                %(thresholds)s::numeric[]) AS c (product_id, location_id, quantity_after, threshold)
+                %(thresholds)s::numeric[], %(document_ids)s::uuid[])
+         AS c (product_id, location_id, quantity_after, threshold, document_id)
 ),
 raised AS (
     INSERT INTO alerts (tenant_id, product_id, location_id, quantity_after, threshold, document_id)
-    SELECT %(tenant_id)s, c.product_id, c.location_id, c.quantity_after, c.threshold, %(document_id)s
+    SELECT %(tenant_id)s, c.product_id, c.location_id, c.quantity_after, c.threshold, c.document_id
     FROM crossed c
     JOIN products p ON p.tenant_id = %(tenant_id)s AND p.product_id = c.product_id
     WHERE p.active
