@@ -176,8 +176,9 @@ async def scan(conn: Connection, tenant_id: UUID, raw: str, location_id: UUID) -
     }
 
 
-def _item(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | None = None) -> ScannedItem:
-    if not row["active"]:
+def _item(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | None = None,
+          *, include_inactive: bool = False) -> ScannedItem:
+    if not row["active"] and not include_inactive:
         raise errors.ProductInactive(
             "This product is no longer sold.", {"barcode": code, "product_id": str(row["product_id"])}
         )
@@ -187,13 +188,35 @@ def _item(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | N
 
 async def resolve_codes(conn: Connection, tenant_id: UUID, raws: list[str]) -> dict[str, ScannedItem]:
     """What each scanned code stands for, in as few round trips as a basket allows."""
+    found, failed = await _resolve(conn, tenant_id, raws, include_inactive=False)
+    for error in failed.values():
+        raise error
+    return found
+
+
+async def resolve_codes_offline(
+    conn: Connection, tenant_id: UUID, raws: list[str]
+) -> tuple[dict[str, ScannedItem], dict[str, errors.MakhzanError]]:
+    """The same for sales that already happened at an offline till: a retired product still
+    resolves (its goods are gone all the same), and a code that resolves to nothing comes back
+    with its error instead of failing the whole batch."""
+    return await _resolve(conn, tenant_id, raws, include_inactive=True)
+
+
+async def _resolve(
+    conn: Connection, tenant_id: UUID, raws: list[str], *, include_inactive: bool
+) -> tuple[dict[str, ScannedItem], dict[str, errors.MakhzanError]]:
     codes = {raw: lookup_form(raw) for raw in raws}
     found = await _rows_by_barcode(conn, tenant_id, set(codes.values()))
     result: dict[str, ScannedItem] = {}
+    failed: dict[str, errors.MakhzanError] = {}
     labels = {}
     for raw, code in codes.items():
         if code in found:
-            result[raw] = _item(found[code], code, found[code]["factor"])
+            try:
+                result[raw] = _item(found[code], code, found[code]["factor"], include_inactive=include_inactive)
+            except errors.MakhzanError as exc:
+                failed[raw] = exc
         else:
             labels[raw] = code
     if labels:
@@ -202,10 +225,14 @@ async def resolve_codes(conn: Connection, tenant_id: UUID, raws: list[str]) -> d
         bases = await _rows_by_barcode(conn, tenant_id, {d.base_barcode for d in decoded.values() if d})
         for raw, code in labels.items():
             label = decoded[raw]
-            if label is None or label.base_barcode not in bases:
-                raise _unknown(code)
-            result[raw] = _weighed_item(bases[label.base_barcode], code, label.value_kind, label.value)
-    return result
+            try:
+                if label is None or label.base_barcode not in bases:
+                    raise _unknown(code)
+                result[raw] = _weighed_item(bases[label.base_barcode], code, label.value_kind, label.value,
+                                            include_inactive=include_inactive)
+            except errors.MakhzanError as exc:
+                failed[raw] = exc
+    return result, failed
 
 
 async def _rows_by_barcode(conn: Connection, tenant_id: UUID, codes: set[str]) -> dict[str, dict[str, Any]]:
@@ -220,7 +247,8 @@ async def _weighed_rules(conn: Connection, tenant_id: UUID) -> list[WeighedRule]
     return [WeighedRule(row["pattern"]) for row in await cur.fetchall()]
 
 
-def _weighed_item(row: dict[str, Any], code: str, value_kind: str, value: Decimal) -> ScannedItem:
+def _weighed_item(row: dict[str, Any], code: str, value_kind: str, value: Decimal, *,
+                  include_inactive: bool = False) -> ScannedItem:
     if value <= 0:
         raise errors.InvalidBarcode("The scale label carries no weight or price.", {"barcode": code})
     if value_kind == "weight":
@@ -228,12 +256,12 @@ def _weighed_item(row: dict[str, Any], code: str, value_kind: str, value: Decima
             raise errors.InvalidBarcode(
                 "A weight label was scanned for a product not sold by weight.", {"barcode": code}
             )
-        return _item(row, code, units.convert(value, "kg", row["base_unit"]))
+        return _item(row, code, units.convert(value, "kg", row["base_unit"]), include_inactive=include_inactive)
     # A priced label: the amount is fixed; the quantity is what that amount buys.
     if row["price"] <= 0:
         raise errors.InvalidBarcode("A priced label was scanned for a product without a price.", {"barcode": code})
     quantity = (value / row["price"]).quantize(units.QUANTUM)
-    return _item(row, code, max(quantity, units.QUANTUM), amount=value)
+    return _item(row, code, max(quantity, units.QUANTUM), amount=value, include_inactive=include_inactive)
 
 
 def _unknown(code: str) -> errors.MakhzanError:

@@ -55,6 +55,12 @@ class IdempotencyConflict(MakhzanError):
     status, code = 409, "idempotency_conflict"
 
 
+class ConflictResolved(MakhzanError):
+    """A sync conflict that a manager (or a count) has already settled."""
+
+    status, code = 409, "conflict_resolved"
+
+
 class InsufficientStock(MakhzanError):
     """Raised when a conditional deduction finds less stock than requested.
 

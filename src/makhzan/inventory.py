@@ -8,6 +8,7 @@ idempotent by the client's id: a replay finds the recorded document and returns 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,7 +24,7 @@ from makhzan.models import AdjustmentIn, CountIn, ItemRef, ReceiptIn, SaleIn, Tr
 from makhzan.queries import Q
 
 # The smallest coin a line total is rounded to, per currency.
-_CURRENCY_QUANTUM = {"USD": Decimal("0.01"), "LBP": Decimal("1")}
+CURRENCY_QUANTUM = {"USD": Decimal("0.01"), "LBP": Decimal("1")}
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ async def apply_moves(
     InsufficientStock carries every short line and the caller's transaction rolls back with
     nothing written.
     """
-    merged = _merge(moves)
+    merged = merge_moves(moves)
     counted = [m for m in merged if m.counted is not None]
     if counted:
         # A count sets a level, so the level must exist to be locked first: otherwise a
@@ -133,7 +134,7 @@ async def apply_moves(
     return applied
 
 
-def _merge(moves: list[Move]) -> list[Move]:
+def merge_moves(moves: list[Move]) -> list[Move]:
     """One move per (product, location): a level is changed once per statement."""
     merged: dict[tuple[UUID, UUID], Move] = {}
     for move in moves:
@@ -265,7 +266,7 @@ def _price_line(
     else:
         raw_total = quantity * unit_price
     # Rounded to the currency's smallest coin, written with three decimals like every amount.
-    line_total = raw_total.quantize(_CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
+    line_total = raw_total.quantize(CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
     return quantity.quantize(units.QUANTUM), unit_price, line_total
 
 
@@ -371,13 +372,25 @@ async def adjust(conn: Connection, tenant_id: UUID, *, key_id: UUID | None, loca
 
 async def count(conn: Connection, tenant_id: UUID, *, key_id: UUID | None, location_id: UUID,
                 request: CountIn, now: datetime) -> tuple[dict[str, Any], bool]:
-    """A shelf count: the level becomes what was counted, through a movement of the difference."""
-    return await _record(
+    """A shelf count: the level becomes what was counted, through a movement of the difference.
+
+    It also settles the open shortfalls that offline sales left for what it counted there:
+    the shelf now says what the stock is.
+    """
+    document, created = await _record(
         conn, tenant_id, key_id=key_id, kind="count", request=request, location_id=location_id,
         to_location_id=None, supplier=None, reason="count", now=now,
         lines=[(ln, ln.counted) for ln in request.lines],
         moves=lambda pid, counted: [Move(pid, location_id, "count", counted=counted)],
     )
+    if created:
+        await conn.execute(
+            Q.resolve_stock_conflicts_by_count,
+            {"tenant_id": tenant_id, "location_id": location_id, "key_id": key_id,
+             "product_ids": [ln["product_id"] for ln in document["lines"]],
+             "resolution": json.dumps({"action": "count", "note": None, "document_id": str(request.id)})},
+        )
+    return document, created
 
 
 async def _record(

@@ -150,6 +150,61 @@ class SaleIn(Strict):
     lines: list[SaleLineIn] = Field(min_length=1, max_length=500)
 
 
+class OfflineSaleLineIn(SaleLineIn):
+    # The unit price the till charged, per base unit, in the sale's currency. Omitted for a
+    # priced scale label (the label carries the amount).
+    price: Money | None = None
+
+
+class OfflineSaleIn(Strict):
+    """A sale an offline till already made: it happened, so it is applied whatever the ledger says."""
+
+    id: UUID
+    location_id: UUID | None = None
+    occurred_at: AwareDatetime
+    currency: Currency = "USD"
+    # LBP per USD the till used; the tenant's current rate when omitted.
+    exchange_rate: Money | None = None
+    offline: Literal[True] = True
+    # What the till charged in all; the sum of its line totals when omitted.
+    total: Money | None = None
+    lines: list[OfflineSaleLineIn] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _positive_rate(self) -> OfflineSaleIn:
+        if self.exchange_rate is not None and self.exchange_rate <= 0:
+            raise ValueError("exchange_rate must be positive")
+        return self
+
+
+class SyncBatchIn(Strict):
+    # Each sale is validated on its own (one malformed sale is rejected, the others apply), so
+    # the envelope only checks that there is a list.
+    sales: list[Any] = Field(min_length=1, max_length=500)
+
+
+class ConflictResolveIn(Strict):
+    """How a manager settles a conflict: a count of the shelf, an adjustment, or accepting it as is."""
+
+    action: Literal["count", "adjustment", "accept"]
+    counted: Count | None = None
+    delta: Delta | None = None
+    reason: Literal["waste", "damage", "theft", "expired", "correction", "other"] = "correction"
+    note: Name | None = None
+
+    @model_validator(mode="after")
+    def _what_the_action_needs(self) -> ConflictResolveIn:
+        if self.action == "count" and self.counted is None:
+            raise ValueError("a count needs 'counted'")
+        if self.action == "adjustment" and (self.delta is None or self.delta == 0):
+            raise ValueError("an adjustment needs a non-zero 'delta'")
+        if self.action != "count" and self.counted is not None:
+            raise ValueError("'counted' belongs to a count")
+        if self.action != "adjustment" and self.delta is not None:
+            raise ValueError("'delta' belongs to an adjustment")
+        return self
+
+
 class QuantityLineIn(ItemRef):
     quantity: Quantity
 

@@ -18,6 +18,7 @@ from makhzan.api import (
     routes_daily_reports,
     routes_reports,
     routes_stock,
+    routes_sync,
 )
 from makhzan.api.json import respond
 from makhzan.api.state import AppState
@@ -62,7 +63,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router,
-                   routes_alerts.router, routes_daily_reports.router):
+                   routes_alerts.router, routes_daily_reports.router, routes_sync.router):
         app.include_router(router, prefix="/api/v1")
 
     @app.get("/health", tags=["health"])
