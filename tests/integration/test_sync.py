@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
-
+from hypothesis import HealthCheck, given, settings
 from tests.support import Api, Shop, ean13, ledger_drift
 
 
@@ -293,3 +294,45 @@ def test_other_tenants_and_locations_are_refused(shop: Shop, server: Any, app_da
     response = shop.admin.post(f"/conflicts/{theirs_conflict['id']}/resolve", {"action": "accept"})
     assert response.status_code == 404
     assert cashier.get("/conflicts").status_code == 403
+
+
+# --- a model of sync, checked on random batches ------------------------------------------------
+
+pool_line = st.tuples(st.integers(0, 2), st.integers(1, 4))
+pool_sale = st.lists(pool_line, min_size=1, max_size=3)
+batch_picks = st.lists(st.lists(st.integers(0, 7), min_size=1, max_size=6), min_size=1, max_size=4)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pool=st.lists(pool_sale, min_size=8, max_size=8), batches=batch_picks, start=st.integers(0, 8))
+def test_random_batches_match_a_model(shop: Shop, app_database: str, pool: list[list[tuple[int, int]]],
+                                      batches: list[list[int]], start: int) -> None:
+    codes = [ean13() for _ in range(3)]
+    products = [shop.product(price="1.000", barcodes=[{"barcode": c}])["id"] for c in codes]
+    for product in products:
+        if start:
+            shop.receive(product, str(start))
+    cashier = shop.key("cashier", shop.store)
+    sales = [offline_sale(*({"barcode": codes[p], "quantity": str(q), "price": "1.000"} for p, q in lines))
+             for lines in pool]
+
+    levels = {p: Decimal(start) for p in products}
+    applied: set[int] = set()
+    for picks in batches:
+        results = cashier.ok("POST", "/sync/sales", {"sales": [sales[i] for i in picks]})["results"]
+        for i, result in zip(picks, results, strict=True):
+            if i in applied:
+                assert result["status"] == "duplicate"
+                continue
+            applied.add(i)
+            assert result["status"] == "applied"
+            short = set()
+            for p, q in pool[i]:
+                levels[products[p]] -= q
+            for p, _ in pool[i]:
+                if levels[products[p]] < 0:
+                    short.add(products[p])
+            assert {c["product_id"] for c in result["conflicts"] if c["kind"] == "insufficient_stock"} == short
+    for product in products:
+        assert shop.level(product) == levels[product]
+    assert ledger_drift(app_database) == []
