@@ -1,0 +1,173 @@
+"""The outbox of sales central has not acknowledged, and the record of every sale answered.
+
+A sale taken offline is written (answer, outbox row, its quantities, the stock estimate) in one
+durable SQLite transaction before the POS program hears "201". It leaves the outbox only when
+central's answer for it is in: ``applied`` or ``duplicate`` (central already had it, e.g. a
+forwarded sale whose response was lost) delete it; ``rejected`` moves it to ``dead_letters``.
+A crash between central's commit and the delete only means the next push hears ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from makhzan import errors
+from makhzan.agent import store
+from makhzan.agent.pricing import OfflineSale
+from makhzan.api.json import dumps
+from makhzan.models import SaleIn
+
+# What the outbox must hold: a till offline for days at a busy supermarket.
+CAPACITY = 100_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+def request_hash(sale: SaleIn) -> str:
+    """A sale's identity: the same id with another body is refused, not answered."""
+    return hashlib.sha256(sale.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def answered(conn: sqlite3.Connection, sale: SaleIn) -> Answer | None:
+    """The answer already given for this sale id (a retry gets 200 and the same sale)."""
+    row = conn.execute("SELECT request_hash, body FROM answered_sales WHERE sale_id = ?", (str(sale.id),)).fetchone()
+    if row is None:
+        return None
+    if row[0] != request_hash(sale):
+        raise errors.IdempotencyConflict("This sale id was already used for a different sale.", {"id": str(sale.id)})
+    return Answer(200, row[1].encode("utf-8"))
+
+
+def remember_online(conn: sqlite3.Connection, sale: SaleIn, body: bytes, location_id: str | None) -> None:
+    """Keep central's answer to a forwarded sale, and the levels it reported, for retries and scans."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return
+    now = store.now_text()
+    with store.transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO answered_sales (sale_id, request_hash, status, body, answered_at) "
+            "VALUES (?, ?, 201, ?, ?)",
+            (str(sale.id), request_hash(sale), body.decode("utf-8"), now),
+        )
+        where = document.get("location_id")
+        if location_id is None and isinstance(where, str):
+            store.set_meta(conn, "location_id", where)
+        for line in document.get("lines") or []:
+            if isinstance(line, dict) and line.get("stock_after") is not None and line.get("product_id"):
+                pending = _pending(conn, line["product_id"])
+                _set_stock(conn, line["product_id"], Decimal(line["stock_after"]) - pending, now)
+
+
+def record_offline(conn: sqlite3.Connection, sale: SaleIn, priced: OfflineSale) -> Answer:
+    """Write an offline sale durably; the answer is 201, or 200 for an id answered meanwhile."""
+    now = store.now_text()
+    body = dumps(priced.answer)
+    with store.transaction(conn):
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO answered_sales (sale_id, request_hash, status, body, answered_at) "
+            "VALUES (?, ?, 201, ?, ?)",
+            (str(sale.id), request_hash(sale), body.decode("utf-8"), now),
+        ).rowcount
+        if not inserted:
+            # A retry of the same sale raced this one (the POS program timed out and resent it).
+            previous = answered(conn, sale)
+            assert previous is not None
+            return previous
+        pending = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        if pending >= CAPACITY:
+            # Refused before anything is written (the transaction rolls back): the cashier hears it.
+            raise errors.ServiceBusy(f"The terminal holds {CAPACITY:,} unsynced sales; it must reach the server.")
+        conn.execute("INSERT INTO outbox (sale_id, payload, created_at) VALUES (?, ?, ?)",
+                     (str(sale.id), dumps(priced.payload).decode("utf-8"), now))
+        conn.executemany("INSERT INTO outbox_lines (sale_id, product_id, quantity) VALUES (?, ?, ?)",
+                         [(str(sale.id), pid, str(q)) for pid, q in priced.takes.items()])
+        for pid, taken in priced.takes.items():
+            quantity, as_of = store.stock_of(conn, pid)
+            # as_of stays the time central last told us: the estimate is that level less local sales.
+            _set_stock(conn, pid, quantity - taken, as_of or now)
+    return Answer(201, body)
+
+
+def _pending(conn: sqlite3.Connection, product_id: str) -> Decimal:
+    rows = conn.execute("SELECT quantity FROM outbox_lines WHERE product_id = ?", (product_id,)).fetchall()
+    return sum((Decimal(r[0]) for r in rows), Decimal(0))
+
+
+def _set_stock(conn: sqlite3.Connection, product_id: str, quantity: Decimal, as_of: str) -> None:
+    conn.execute(
+        """INSERT INTO stock (product_id, quantity, as_of) VALUES (?, ?, ?)
+           ON CONFLICT (product_id) DO UPDATE SET quantity = excluded.quantity, as_of = excluded.as_of""",
+        (product_id, format(quantity.quantize(Decimal("0.001")), "f"), as_of),
+    )
+
+
+def set_levels(conn: sqlite3.Connection, levels: list[tuple[str, Decimal]], as_of: str) -> None:
+    """Central's levels, less what the outbox still takes: the till's best estimate."""
+    pending: dict[str, Decimal] = {}
+    for pid, quantity in conn.execute("SELECT product_id, quantity FROM outbox_lines"):
+        pending[pid] = pending.get(pid, Decimal(0)) + Decimal(quantity)
+    for pid, quantity in levels:
+        _set_stock(conn, pid, quantity - pending.get(pid, Decimal(0)), as_of)
+
+
+# --- pushing --------------------------------------------------------------------------------
+
+
+def next_batch(conn: sqlite3.Connection, size: int) -> list[dict[str, Any]]:
+    """The oldest pending sales, as they are sent."""
+    rows = conn.execute("SELECT payload FROM outbox ORDER BY seq LIMIT ?", (size,)).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def acknowledge(conn: sqlite3.Connection, results: list[dict[str, Any]]) -> dict[str, int]:
+    """Apply central's per-sale results: acknowledged sales leave, rejected ones go aside."""
+    done = {"applied": 0, "duplicate": 0, "rejected": 0}
+    now = store.now_text()
+    with store.transaction(conn):
+        for result in results:
+            sale_id, status = str(result.get("id")), result.get("status")
+            if status in ("applied", "duplicate"):
+                _remove(conn, sale_id)
+            elif status == "rejected":
+                row = conn.execute("SELECT payload FROM outbox WHERE sale_id = ?", (sale_id,)).fetchone()
+                if row is not None:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO dead_letters (sale_id, payload, error, rejected_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (sale_id, row[0], json.dumps(result.get("error")), now),
+                    )
+                _remove(conn, sale_id)
+            else:
+                # An answer we do not understand acknowledges nothing: the sale stays and is sent again.
+                continue
+            done[str(status)] += 1
+        conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE sale_id IN "
+                     "(SELECT value FROM json_each(?))", (json.dumps([str(r.get("id")) for r in results]),))
+    return done
+
+
+def reject_alone(conn: sqlite3.Connection, sale_id: str, error: dict[str, Any]) -> None:
+    """A sale central refused even as a batch of one: set aside, never silently dropped."""
+    acknowledge(conn, [{"id": sale_id, "status": "rejected", "error": error}])
+
+
+def _remove(conn: sqlite3.Connection, sale_id: str) -> None:
+    conn.execute("DELETE FROM outbox WHERE sale_id = ?", (sale_id,))
+    conn.execute("DELETE FROM outbox_lines WHERE sale_id = ?", (sale_id,))
+
+
+def dead_letters(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT sale_id, error, rejected_at FROM dead_letters ORDER BY rejected_at DESC LIMIT ?",
+                        (limit,)).fetchall()
+    return [{"id": r[0], "error": json.loads(r[1]), "rejected_at": r[2]} for r in rows]
