@@ -224,3 +224,22 @@ async def _low_stock_rows(pool: AsyncConnectionPool, tenant_id: UUID, location_i
 
     # The same tenant-scoped read the API's report runs.
     return await run_read(pool, tenant_id, work)
+
+
+@main.command()
+@click.option("--central", "central_url", required=True, help="The central server's URL, e.g. https://makhzan.example.")
+@click.option("--key", required=True, envvar="MAKHZAN_AGENT_KEY",
+              help="The terminal's cashier key (bound to its location).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (keep it loopback).")
+@click.option("--port", type=int, default=8700, show_default=True, help="Port of the local API.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the agent's SQLite store (default: the per-user data folder).")
+def agent(central_url: str, key: str, host: str, port: int, data_dir: Path | None) -> None:
+    """Run the terminal agent: local catalog, offline sales and sync with the central server."""
+    import uvicorn
+
+    from makhzan.agent.app import create_agent_app
+    from makhzan.agent.config import AgentConfig, default_data_dir
+
+    config = AgentConfig.from_env(central_url, key, data_dir or default_data_dir())
+    uvicorn.run(create_agent_app(config), host=host, port=port, log_level="warning")
