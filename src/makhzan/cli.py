@@ -124,6 +124,42 @@ def tenant_create(name: str, as_json: bool) -> None:
         click.echo(f"tenant {result['tenant_id']}\nadmin key (shown once): {result['admin_key']}")
 
 
+@main.group()
+def user() -> None:
+    """People who sign in to the screens with a password."""
+
+
+@user.command("create")
+@click.option("--tenant", "tenant_id", type=click.UUID, required=True, help="The tenant's id.")
+@click.option("--login", required=True, help="The user name typed at sign-in.")
+@click.option("--role", type=click.Choice(["admin", "manager", "cashier"]), default="manager", show_default=True)
+@click.option("--name", "display_name", default=None, help="The name shown on the screens (default: the login).")
+@click.option("--location", "location_id", type=click.UUID, default=None, help="Bind a cashier to one store.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when not given (MAKHZAN_USER_PASSWORD also works).", envvar="MAKHZAN_USER_PASSWORD")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def user_create(tenant_id: UUID, login: str, role: str, display_name: str | None, location_id: UUID | None,
+                password: str, as_json: bool) -> None:
+    """Create a user; prints the shop code to sign in with."""
+    from makhzan import errors
+    from makhzan.db import run_in_transaction
+    from makhzan.web import accounts
+
+    url = database_url(Settings.from_env())
+    migrate(url)
+    try:
+        created = with_pool(url, lambda pool: run_in_transaction(pool, tenant_id, lambda conn: accounts.create_user(
+            conn, tenant_id, login=login, password=password, role=role, display_name=display_name,
+            location_id=location_id)))
+    except errors.MakhzanError as exc:
+        raise click.ClickException(exc.message) from None
+    result = {**created, "shop_code": accounts.shop_code(tenant_id)}
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(f"user {result['login']} ({role}) created; sign in with shop code {result['shop_code']}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def demo(as_json: bool) -> None:

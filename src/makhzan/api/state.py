@@ -12,6 +12,8 @@ from psycopg_pool import AsyncConnectionPool
 from makhzan import errors, tenancy
 from makhzan.config import Settings
 from makhzan.db import Connection, run_in_transaction, run_read
+from makhzan.web.accounts import SESSION_COOKIE
+from makhzan.web.auth import session_principal
 
 T = TypeVar("T")
 
@@ -29,8 +31,14 @@ def app_state(request: Request) -> AppState:
 
 
 async def authenticated(request: Request) -> tenancy.Principal:
-    """The caller behind ``Authorization: Bearer <key>``, or 401."""
+    """The caller behind ``Authorization: Bearer <key>``, or 401.
+
+    Without an Authorization header, the screens' session cookie is accepted instead (the
+    till's and the dashboard's JavaScript call the API as the signed-in person).
+    """
     header = request.headers.get("authorization", "")
+    if not header and SESSION_COOKIE in request.cookies:
+        return await session_principal(request)
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise errors.Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
