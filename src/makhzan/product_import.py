@@ -131,13 +131,15 @@ def _read_csv(data: bytes) -> Table:
     # Binary files that decode as 1256 by accident are full of control characters.
     if len(_CONTROL.findall(sample)) > max(5, len(sample) // 100):
         raise NotASpreadsheet("This is not a CSV or XLSX file (it holds binary data).")
+    # Only the delimiter is sniffed (from the header line): Excel writes ";" or a tab in some
+    # locales. Quoting stays Excel's; the sniffer guesses it wrong from a header without quotes.
     try:
-        dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
     rows = []
     try:
-        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), dialect), start=1):
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
             if number > MAX_ROWS + _HEADER_SEARCH_ROWS:
                 raise FileTooLarge(f"The file has more than {MAX_ROWS} rows; split it.", {"limit_rows": MAX_ROWS})
             rows.append((number, cells))
