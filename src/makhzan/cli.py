@@ -77,7 +77,13 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
     os.environ["MAKHZAN_DATABASE_URL"] = url
     migrate(url)
     if demo:
-        _print_json(_demo_once(url, settings.data_dir))
+        shop = _demo_once(url, settings.data_dir)
+        _print_json(shop)
+        if "sign_in" in shop:  # demo data saved by an older version has no users
+            sign_in = shop["sign_in"]
+            click.echo(f"Back office: http://{host or settings.host}:{port or settings.port}/signin  shop code "
+                       f"{sign_in['shop_code']}, user owner (or cashier for the till), password {sign_in['password']}",
+                       err=True)
     uvicorn.run(
         "makhzan.api.server:app_from_env",
         factory=True,

@@ -3,6 +3,7 @@ case and weighed barcodes, opening stock received through the ledger like real g
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from makhzan.db import Connection, run_in_transaction
 from makhzan.demo_catalog import DEMO_LBP_RATE, DEMO_LOCATIONS, DEMO_PRODUCTS
 from makhzan.models import BarcodeIn, ProductIn, QuantityLineIn, ReceiptIn
 from makhzan.queries import Q
+from makhzan.web import accounts
 
 
 async def create_tenant(pool: AsyncConnectionPool, name: str) -> dict[str, Any]:
@@ -52,10 +54,18 @@ async def _seed(conn: Connection, tenant_id: UUID, admin_key: str) -> dict[str, 
     for location_id, lines in opening.items():
         receipt = ReceiptIn(id=uuid4(), location_id=location_id, supplier="Opening stock", lines=lines)
         await inventory.receive(conn, tenant_id, key_id=None, location_id=location_id, receipt=receipt, now=now)
+    # People who sign in to the screens: the owner (admin) and a cashier at the Hamra till.
+    sign_in = {"shop_code": accounts.shop_code(tenant_id), "password": secrets.token_urlsafe(9)}
+    await accounts.create_user(conn, tenant_id, login="owner", password=sign_in["password"], role="admin",
+                               display_name="Owner")
+    await accounts.create_user(conn, tenant_id, login="cashier", password=sign_in["password"], role="cashier",
+                               display_name="Cashier", location_id=store)
     return {
         "tenant_id": tenant_id,
         "admin_key": admin_key,
         "manager_key": manager["key"],
         "cashier_key": cashier["key"],
         "location_ids": {name: locations[kind] for name, kind in DEMO_LOCATIONS},
+        "sign_in": {"path": "/signin", "shop_code": sign_in["shop_code"], "logins": ["owner", "cashier"],
+                    "password": sign_in["password"]},
     }
