@@ -185,13 +185,12 @@ async def _apply(
         Q.insert_synced_sales,
         {
             "tenant_id": tenant_id, "key_id": who.key_id,
-            "sale_ids": [s.request.id for s in sales],
-            "location_ids": [s.location_id for s in sales],
-            "occurred_ats": [s.request.occurred_at for s in sales],
-            "currencies": [s.request.currency for s in sales],
-            "exchange_rates": [s.exchange_rate for s in sales],
-            "totals": [s.total for s in sales],
-            "request_hashes": [fingerprint(s.request, s.location_id) for s in sales],
+            "sales": _json([
+                {"sale_id": s.request.id, "location_id": s.location_id, "occurred_at": s.request.occurred_at,
+                 "currency": s.request.currency, "exchange_rate": s.exchange_rate, "total": s.total,
+                 "request_hash": fingerprint(s.request, s.location_id).hex()}
+                for s in sales
+            ]),
         },
     )
     inserted = {row["sale_id"] for row in await cur.fetchall()}
@@ -204,10 +203,12 @@ async def _apply(
     if not new_sales:
         return results
 
-    # Round trip 3: every level the batch touches, moved at once; offline sales may take a
-    # level below zero (the goods are gone).
-    moves = merge_moves([Move(ln.product_id, s.location_id, "sale", -ln.quantity)
-                    for s in new_sales for ln in s.lines if ln.product_id is not None])
+    # Round trip 3: the ledger rows, then every level the batch touches, moved at once (offline
+    # sales may take a level below zero: the goods are gone). The ledger rows go first so that
+    # the levels stay locked for as short a time as possible.
+    ledger = [(s, ln) for s in new_sales for ln in s.lines if ln.product_id is not None]
+    await _write_ledger(conn, tenant_id, ledger)
+    moves = merge_moves([Move(ln.product_id, s.location_id, "sale", -ln.quantity) for s, ln in ledger])
     levels: dict[tuple[UUID, UUID], Decimal] = {}
     thresholds: dict[UUID, Decimal] = {}
     if moves:
@@ -224,7 +225,6 @@ async def _apply(
             levels[(row["product_id"], row["location_id"])] = row["quantity"] - row["delta"]
             thresholds[row["product_id"]] = row["low_stock_threshold"]
 
-    ledger: list[tuple[_Sale, _Line]] = []
     crossed: list[tuple[_Sale, UUID, Decimal]] = []
     for sale in new_sales:
         before: dict[UUID, Decimal] = {}
@@ -237,7 +237,6 @@ async def _apply(
             requested[line.product_id] = requested.get(line.product_id, Decimal(0)) + line.quantity
             levels[key] -= line.quantity
             line.stock_after = levels[key]
-            ledger.append((sale, line))
         for product_id, quantity in requested.items():
             after = levels[(product_id, sale.location_id)]
             if after < 0:
@@ -250,7 +249,7 @@ async def _apply(
                 crossed.append((sale, product_id, after))
 
     # Queued: they travel to the server with the COMMIT.
-    await _write_lines_and_ledger(conn, tenant_id, new_sales, ledger)
+    await _write_lines(conn, tenant_id, new_sales)
     await _write_conflicts(conn, tenant_id, new_sales)
     if crossed:
         await conn.execute(
@@ -326,42 +325,36 @@ def _price(sale: _Sale, items: dict[str, ScannedItem], unresolved: dict[str, err
     sale.total = request.total if request.total is not None else line_total_sum.quantize(units.QUANTUM)
 
 
-async def _write_lines_and_ledger(conn: Connection, tenant_id: UUID, sales: list[_Sale],
-                                  ledger: list[tuple[_Sale, _Line]]) -> None:
-    numbered = [(s, n, ln) for s in sales for n, ln in enumerate(s.lines, start=1)]
-    if numbered:
-        await conn.execute(
-            Q.insert_synced_sale_lines,
-            {
-                "tenant_id": tenant_id,
-                "sale_ids": [s.request.id for s, _, _ in numbered],
-                "line_nos": [n for _, n, _ in numbered],
-                "product_ids": [ln.product_id for _, _, ln in numbered],
-                "barcodes": [ln.barcode for _, _, ln in numbered],
-                "quantities": [ln.quantity for _, _, ln in numbered],
-                "unit_prices": [ln.unit_price for _, _, ln in numbered],
-                "line_totals": [ln.line_total for _, _, ln in numbered],
-                "stock_afters": [ln.stock_after for _, _, ln in numbered],
-            },
-        )
+async def _write_ledger(conn: Connection, tenant_id: UUID, ledger: list[tuple[_Sale, _Line]]) -> None:
     if ledger:
-        await conn.execute(
-            Q.insert_synced_movements,
-            {
-                "tenant_id": tenant_id,
-                "product_ids": [ln.product_id for _, ln in ledger],
-                "location_ids": [s.location_id for s, _ in ledger],
-                "deltas": [-ln.quantity for _, ln in ledger],
-                "document_ids": [s.request.id for s, _ in ledger],
-                "occurred_ats": [s.request.occurred_at for s, _ in ledger],
-            },
-        )
+        movements = [
+            {"product_id": ln.product_id, "location_id": s.location_id, "delta": -ln.quantity,
+             "document_id": s.request.id, "occurred_at": s.request.occurred_at}
+            for s, ln in ledger
+        ]
+        await conn.execute(Q.insert_synced_movements, {"tenant_id": tenant_id, "movements": _json(movements)})
+
+
+async def _write_lines(conn: Connection, tenant_id: UUID, sales: list[_Sale]) -> None:
+    lines = [
+        {"sale_id": s.request.id, "line_no": n, "product_id": ln.product_id, "barcode": ln.barcode,
+         "quantity": ln.quantity, "unit_price": ln.unit_price, "line_total": ln.line_total,
+         "stock_after": ln.stock_after}
+        for s in sales for n, ln in enumerate(s.lines, start=1)
+    ]
+    if lines:
+        await conn.execute(Q.insert_synced_sale_lines, {"tenant_id": tenant_id, "lines": _json(lines)})
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _json(rows: Any) -> str:
+    # Decimals as strings: PostgreSQL reads them into numeric exactly.
+    return orjson.dumps(rows, default=_json_default).decode()
 
 
 # Kept in their own columns; the rest of a conflict goes in its details.
@@ -381,13 +374,10 @@ async def _write_conflicts(conn: Connection, tenant_id: UUID, sales: list[_Sale]
         Q.insert_conflicts,
         {
             "tenant_id": tenant_id,
-            "conflict_ids": [c["id"] for c, _, _ in rows],
-            "kinds": [c["kind"] for c, _, _ in rows],
-            "sale_ids": [s.request.id for _, s, _ in rows],
-            "location_ids": [s.location_id for _, s, _ in rows],
-            "product_ids": [c.get("product_id") for c, _, _ in rows],
-            "barcodes": [c.get("barcode") for c, _, _ in rows],
-            "details": [orjson.dumps(d, default=_json_default).decode() for _, _, d in rows],
+            "conflicts": _json([
+                {"conflict_id": c["id"], "kind": c["kind"], "sale_id": s.request.id, "location_id": s.location_id,
+                 "product_id": c.get("product_id"), "barcode": c.get("barcode"), "details": details}
+                for c, s, details in rows
+            ]),
         },
     )
-
