@@ -136,6 +136,7 @@ async def status_route(request: Request) -> JSONResponse:
         "last_sync_at": store.get_meta(agent.conn, "last_sync_at"),
         "catalog_cursor": catalog_sync.cursor(agent.conn),
         "rejected_sales": numbers["rejected_sales"],
+        "synced_since_start": agent.state.synced,
         "rejected": outbox.dead_letters(agent.conn),
         "products": numbers["products"],
         "location_id": agent.location_id(),

@@ -45,6 +45,8 @@ class AgentState:
     # monotonic time of the last failure to reach central; sales skip forwarding shortly after.
     failed_at: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # What central answered for the outbox since this process started.
+    synced: dict[str, int] = field(default_factory=lambda: {"applied": 0, "duplicate": 0, "rejected": 0})
 
     def mark_online(self) -> None:
         self.online, self.last_error, self.failed_at = True, None, None
@@ -59,21 +61,33 @@ def backoff_delay(failures: int, base: float, cap: float) -> float:
 
 
 async def pull_catalog(conn: sqlite3.Connection, central: Central, page: int) -> int:
+    """Every page since the stored cursor; the next page is fetched while this one is written."""
     applied = 0
+    since = await asyncio.to_thread(catalog_sync.cursor, conn)
+    feed = await central.catalog_changes(since, page)
     while True:
-        since = await asyncio.to_thread(catalog_sync.cursor, conn)
-        feed = await central.catalog_changes(since, page)
         changes = feed.get("changes") or []
         next_cursor = str(feed.get("next_cursor") or since)
-        if changes or next_cursor != since:
-            applied += await asyncio.to_thread(catalog_sync.apply_page, conn, changes, next_cursor)
-        if not feed.get("more") or not changes:
+        more = bool(feed.get("more")) and bool(changes)
+        fetch = asyncio.ensure_future(central.catalog_changes(next_cursor, page)) if more else None
+        try:
+            if changes or next_cursor != since:
+                applied += await asyncio.to_thread(catalog_sync.apply_page, conn, changes, next_cursor)
+        except BaseException:
+            if fetch is not None:
+                fetch.cancel()
+            raise
+        if fetch is None:
             return applied
+        since, feed = next_cursor, await fetch
 
 
-async def push_outbox(conn: sqlite3.Connection, central: Central, batch_size: int) -> dict[str, int]:
-    """Send the outbox in batches until it is empty; a sale leaves only on central's word."""
-    totals = {"applied": 0, "duplicate": 0, "rejected": 0}
+async def push_outbox(conn: sqlite3.Connection, central: Central, batch_size: int,
+                      totals: dict[str, int]) -> dict[str, int]:
+    """Send the outbox in batches until it is empty; a sale leaves only on central's word.
+
+    ``totals`` is counted up as batches are acknowledged, so a round cut short still tells.
+    """
     size = batch_size
     while True:
         batch = await asyncio.to_thread(outbox.next_batch, conn, size)
@@ -127,8 +141,8 @@ async def pull_stock(conn: sqlite3.Connection, central: Central, page: int) -> i
 
 
 async def sync_once(conn: sqlite3.Connection, central: Central, settings: LoopSettings, *,
-                    with_stock: bool) -> dict[str, Any]:
-    pushed = await push_outbox(conn, central, settings.batch_size)
+                    with_stock: bool, totals: dict[str, int]) -> dict[str, Any]:
+    pushed = await push_outbox(conn, central, settings.batch_size, totals)
     pulled = await pull_catalog(conn, central, settings.catalog_page)
     levels = await pull_stock(conn, central, settings.stock_page) if with_stock else None
     now = store.now_text()
@@ -148,7 +162,7 @@ async def run(conn: sqlite3.Connection, central: Central, state: AgentState, set
     while True:
         try:
             with_stock = time.monotonic() >= stock_due
-            result = await sync_once(conn, central, settings, with_stock=with_stock)
+            result = await sync_once(conn, central, settings, with_stock=with_stock, totals=state.synced)
             if with_stock:
                 stock_due = time.monotonic() + settings.stock_seconds
             if not state.online or failures:

@@ -1,0 +1,469 @@
+"""The terminal agent as a real process between a POS program and a real central server.
+
+A loopback TCP proxy sits between the agent and central so a test can cut the link, or let a
+request through and drop central's response after central committed (the classic duplicate).
+Processes are SIGKILLed, never asked to stop, where the point is to survive a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from tests.support import Api, ServerProcess, Shop, ean13, free_port, ledger_drift, new_shop
+
+# Timers shortened for tests; a shop runs with the defaults.
+AGENT_ENV = {
+    "MAKHZAN_AGENT_POLL_SECONDS": "0.2", "MAKHZAN_AGENT_BACKOFF_BASE": "0.1", "MAKHZAN_AGENT_BACKOFF_MAX": "0.5",
+    "MAKHZAN_AGENT_FORWARD_TIMEOUT": "3", "MAKHZAN_AGENT_OFFLINE_GRACE": "0.5", "MAKHZAN_AGENT_STOCK_SECONDS": "0.5",
+}
+
+
+class Proxy:
+    """Loopback TCP relay to central with three modes: pass, down (refuse), drop (forward the
+    request, swallow central's response and cut the connection)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.mode = "pass"
+        self.dropped = 0
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        # Kept-alive connections would otherwise carry on in the old mode.
+        with self._lock:
+            for s in list(self._sockets):
+                _close(s)
+            self._sockets.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.mode == "down":
+                _close(client)
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_central: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_central and self.mode == "drop":
+                    # Central has answered, so it has committed: the answer never reaches the agent.
+                    self.dropped += 1
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        _close(source)
+        _close(target)
+
+    def close(self) -> None:
+        _close(self.listener)
+        self.set_mode("down")
+
+
+def _close(s: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RDWR)
+    s.close()
+
+
+class AgentProcess:
+    """``makhzan agent`` in its own process on a loopback port."""
+
+    def __init__(self, central_url: str, key: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.central_url, self.key, self.data_dir = central_url, key, data_dir
+        self.extra_env = {**AGENT_ENV, **(env or {})}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkstemp(prefix="makhzan-agent-", suffix=".log")[1])
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def start(self, timeout: float = 30) -> AgentProcess:
+        command = [sys.executable, "-c", "from makhzan.cli import main; main()", "agent",
+                   "--central", self.central_url, "--key", self.key, "--port", str(self.port),
+                   "--data", str(self.data_dir)]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(command, env={**os.environ, **self.extra_env}, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                if self.http.get("/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"agent did not start:\n{self.log.read_text()[-4000:]}")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def status(self) -> dict[str, Any]:
+        response = self.http.get("/agent/status")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def sell(self, lines: list[dict[str, Any]], sale_id: str | None = None, **extra: Any) -> httpx.Response:
+        return self.http.post("/api/v1/sales", json={"id": sale_id or str(uuid.uuid4()), "lines": lines, **extra})
+
+    def wait_for(self, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status()
+            if check(status):
+                return status
+            time.sleep(0.05)
+        raise AssertionError(f"agent never reached {what}: {self.status()}\n{self.log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def central(app_database: str) -> Iterator[ServerProcess]:
+    """A central server of this test's own, so it can be killed without touching the others."""
+    process = ServerProcess(app_database).start()
+    yield process
+    process.kill()
+
+
+@pytest.fixture
+def proxy(central: ServerProcess) -> Iterator[Proxy]:
+    relay = Proxy(central.port)
+    yield relay
+    relay.close()
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.kill()
+
+
+def start_agent(agents: list[AgentProcess], central_url: str, key: str, data_dir: Path) -> AgentProcess:
+    agent = AgentProcess(central_url, key, data_dir).start()
+    agents.append(agent)
+    return agent
+
+
+def till_shop(central: ServerProcess, app_database: str, stock: str = "100") -> tuple[Shop, Api, dict[str, Any]]:
+    shop = new_shop(central.url, app_database)
+    product = shop.product(price="1.250")
+    shop.receive(product["id"], stock)
+    return shop, shop.key("cashier", shop.store), product
+
+
+def synced(agent: AgentProcess, products: int = 1) -> dict[str, Any]:
+    return agent.wait_for("a synced catalog", lambda s: s["online"] and s["products"] >= products
+                          and s["location_id"] is not None)
+
+
+def sale_count(database_url: str, tenant_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM sales WHERE tenant_id = %s", (tenant_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def movements_of(database_url: str, tenant_id: str, product_id: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM stock_movements WHERE tenant_id = %s AND product_id = %s "
+                           "AND kind = 'sale'", (tenant_id, product_id)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+# --- online ------------------------------------------------------------------------------------
+
+
+def test_online_scan_and_sale_go_through_central(central: ServerProcess, app_database: str,
+                                                 agents: list[AgentProcess], tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="5")
+    agent = start_agent(agents, central.url, till.key, tmp_path / "agent")
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+    scanned = agent.http.get(f"/api/v1/scan/{code}").json()
+    assert scanned["product"]["id"] == product["id"] and scanned["product"]["price"] == "1.250"
+    assert scanned["stock"]["location_id"] == shop.store and scanned["stock"]["quantity"] == "5.000"
+    assert scanned["stock"]["as_of"] is not None
+
+    sold = agent.sell([{"barcode": code, "quantity": "2"}])
+    assert sold.status_code == 201, sold.text
+    assert sold.json()["offline"] is False and sold.json()["total"] == "2.500"
+    assert shop.level(product["id"]) == Decimal("3")
+    # Retried: the same answer, nothing sold twice.
+    again = agent.sell([{"barcode": code, "quantity": "2"}], sale_id=sold.json()["id"])
+    assert again.status_code == 200 and again.json()["lines"] == sold.json()["lines"]
+    # Central's refusal reaches the POS program as it is, and nothing is kept to sync.
+    refused = agent.sell([{"barcode": code, "quantity": "4"}])
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "insufficient_stock"
+    assert refused.json()["error"]["details"]["lines"][0]["available"] == "3.000"
+    assert agent.status()["pending_sales"] == 0
+    assert shop.level(product["id"]) == Decimal("3")
+    # Bad input is refused locally with the API's error shape.
+    bad = agent.http.post("/api/v1/sales", json={"id": "nope", "lines": []})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"
+    assert agent.http.get("/api/v1/scan/699999999999").status_code in (404, 422)
+    # Local callers send no key; one who sends a key must send the agent's.
+    assert agent.http.get("/agent/status", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert agent.http.get("/agent/status", headers={"Authorization": f"Bearer {till.key}"}).status_code == 200
+    settings = agent.http.get("/api/v1/settings").json()
+    assert settings["base_currency"] == "USD" and Decimal(settings["lbp_rate"]) > 0
+    found = agent.http.get("/api/v1/products", params={"q": product["sku"].lower()}).json()["products"]
+    assert [p["id"] for p in found] == [product["id"]]
+
+
+# --- blackouts and crashes ------------------------------------------------------------------------
+
+
+def test_blackout_with_both_sides_killed_syncs_every_sale_once(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="10")
+    agent = start_agent(agents, central.url, till.key, tmp_path / "agent")
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+    online = agent.sell([{"barcode": code}])
+    assert online.status_code == 201 and online.json()["offline"] is False
+
+    central.kill()
+    answers = []
+    for _n in range(12):
+        response = agent.sell([{"barcode": code, "quantity": "1"}])
+        assert response.status_code == 201, response.text
+        answers.append(response.json())
+        assert answers[-1]["offline"] is True
+    # The local estimate went down with the offline sales, below zero for the last three.
+    scanned = agent.http.get(f"/api/v1/scan/{code}").json()
+    assert scanned["stock"]["quantity"] == "-3.000"
+    status = agent.status()
+    assert status["pending_sales"] == 12 and status["online"] is False
+    # A retry while offline is answered from the store.
+    replay = agent.sell([{"barcode": code, "quantity": "1"}], sale_id=answers[0]["id"])
+    assert replay.status_code == 200 and replay.json() == answers[0]
+
+    agent.kill()
+    agent = start_agent(agents, central.url, till.key, tmp_path / "agent")
+    assert agent.status()["pending_sales"] == 12
+    replay = agent.sell([{"barcode": code, "quantity": "1"}], sale_id=answers[5]["id"])
+    assert replay.status_code == 200 and replay.json() == answers[5]
+
+    # Central back on the same address.
+    restarted = ServerProcess(app_database)
+    restarted.port, restarted.url = central.port, central.url
+    restarted.start()
+    try:
+        agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0 and s["online"])
+        for answer in answers:
+            recorded = shop.admin.ok("GET", f"/sales/{answer['id']}")
+            assert recorded["offline"] is True and recorded["total"] == "1.250"
+        assert sale_count(app_database, shop.tenant_id) == 13
+        assert movements_of(app_database, shop.tenant_id, product["id"]) == 13
+        assert shop.level(product["id"]) == Decimal("-3")
+        assert ledger_drift(app_database) == []
+        conflicts = shop.admin.ok("GET", "/conflicts?status=open")["conflicts"]
+        assert sorted(c["kind"] for c in conflicts) == ["insufficient_stock"] * 3
+        # The refreshed estimate is central's level again.
+        agent.wait_for("the live level", lambda s: agent.http.get(f"/api/v1/scan/{code}").json()["stock"]["quantity"]
+                       == "-3.000" and s["pending_sales"] == 0)
+    finally:
+        restarted.kill()
+
+
+def test_agent_killed_again_and_again_while_pushing_applies_each_sale_once(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="1000")
+    data = tmp_path / "agent"
+    agent = AgentProcess(proxy.url, till.key, data, env={"MAKHZAN_AGENT_BATCH_SIZE": "7"}).start()
+    agents.append(agent)
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+    proxy.set_mode("down")
+    ids = []
+    for _ in range(120):
+        response = agent.sell([{"barcode": code}])
+        assert response.status_code == 201 and response.json()["offline"] is True, response.text
+        ids.append(response.json()["id"])
+    proxy.set_mode("pass")
+    rng = random.Random(4)
+    for _ in range(6):
+        # Somewhere in the middle of pushing (or pulling, or between the two).
+        time.sleep(rng.uniform(0.05, 0.4))
+        agent.kill()
+        agent = AgentProcess(proxy.url, till.key, data, env={"MAKHZAN_AGENT_BATCH_SIZE": "7"}).start()
+        agents.append(agent)
+    agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0, timeout=60)
+    assert sale_count(app_database, shop.tenant_id) == 120
+    assert movements_of(app_database, shop.tenant_id, product["id"]) == 120
+    assert shop.level(product["id"]) == Decimal("880")
+    assert ledger_drift(app_database) == []
+
+
+def test_lost_response_is_a_duplicate_never_a_second_sale(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="50")
+    agent = start_agent(agents, proxy.url, till.key, tmp_path / "agent")
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+
+    proxy.set_mode("drop")
+    sold = agent.sell([{"barcode": code, "quantity": "3"}])
+    # Central committed, the agent never heard it: the sale is taken offline.
+    assert sold.status_code == 201 and sold.json()["offline"] is True, sold.text
+    assert proxy.dropped >= 1
+    assert shop.level(product["id"]) == Decimal("47")
+    # Pushes of the outbox lose their responses too; every retry finds the sale already there.
+    time.sleep(1.0)
+    assert agent.status()["pending_sales"] == 1
+
+    proxy.set_mode("pass")
+    status = agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0)
+    assert status["synced_since_start"]["duplicate"] == 1 and status["synced_since_start"]["applied"] == 0
+    assert sale_count(app_database, shop.tenant_id) == 1
+    assert movements_of(app_database, shop.tenant_id, product["id"]) == 1
+    assert shop.level(product["id"]) == Decimal("47")
+    # Central keeps the online version of the sale (it came first).
+    assert shop.admin.ok("GET", f"/sales/{sold.json()['id']}")["offline"] is False
+    assert ledger_drift(app_database) == []
+
+
+def test_a_sale_central_rejects_is_set_aside_and_the_others_apply(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="50")
+    data = tmp_path / "agent"
+    agent = start_agent(agents, proxy.url, till.key, data)
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+    proxy.set_mode("down")
+    ids = [agent.sell([{"barcode": code}]).json()["id"] for _ in range(3)]
+    agent.kill()
+    # A sale that central cannot take (a damaged line) between two good ones.
+    conn = sqlite3.connect(data / "agent.sqlite3")
+    payload = json.loads(conn.execute("SELECT payload FROM outbox WHERE sale_id = ?", (ids[1],)).fetchone()[0])
+    payload["lines"][0]["quantity"] = "-1"
+    with conn:
+        conn.execute("UPDATE outbox SET payload = ? WHERE sale_id = ?", (json.dumps(payload), ids[1]))
+    conn.close()
+    proxy.set_mode("pass")
+    agent = start_agent(agents, proxy.url, till.key, data)
+    status = agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0)
+    assert status["rejected_sales"] == 1 and [r["id"] for r in status["rejected"]] == [ids[1]]
+    assert status["rejected"][0]["error"]["code"] == "invalid_request"
+    assert shop.admin.get(f"/sales/{ids[0]}").status_code == 200
+    assert shop.admin.get(f"/sales/{ids[2]}").status_code == 200
+    assert shop.admin.get(f"/sales/{ids[1]}").status_code == 404
+    assert shop.level(product["id"]) == Decimal("48")
+
+
+# --- the catalog -------------------------------------------------------------------------------
+
+
+def test_price_change_and_barcode_reassignment_reach_the_till_and_old_prices_are_conflicts(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, till, first = till_shop(central, app_database, stock="20")
+    second = shop.product(price="3.000", barcodes=[])
+    shop.receive(second["id"], "20")
+    agent = start_agent(agents, proxy.url, till.key, tmp_path / "agent")
+    synced(agent, products=2)
+    code = first["barcodes"][0]["barcode"]
+
+    shop.admin.ok("PATCH", f"/products/{first['id']}", {"price": "1.500"})
+    # The code moves to the second product: removed from the first, then given to the second.
+    other = ean13()
+    shop.admin.ok("PATCH", f"/products/{first['id']}", {"barcodes": [{"barcode": other}]})
+    shop.admin.ok("PATCH", f"/products/{second['id']}", {"barcodes": [{"barcode": code}]})
+
+    def scanned(barcode: str) -> dict[str, Any]:
+        result: dict[str, Any] = agent.http.get(f"/api/v1/scan/{barcode}").json()
+        return result
+
+    agent.wait_for("the new catalog", lambda s: scanned(code).get("product", {}).get("id") == second["id"]
+                   and scanned(other).get("product", {}).get("price") == "1.500")
+    lbp = shop.admin.ok("PUT", "/settings/exchange-rate", {"lbp_rate": "90000"})
+    assert lbp["lbp_rate"] is not None
+    agent.wait_for("the new rate", lambda s: Decimal(agent.http.get("/api/v1/settings").json()["lbp_rate"]) == 90000)
+
+    # Offline at the old price: central changed it while the link was down.
+    proxy.set_mode("down")
+    shop.admin.ok("PATCH", f"/products/{first['id']}", {"price": "2.000"})
+    sold = agent.sell([{"barcode": other, "quantity": "2"}])
+    assert sold.status_code == 201 and sold.json()["offline"] is True
+    assert sold.json()["lines"][0]["unit_price"] == "1.500"
+    proxy.set_mode("pass")
+    agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0)
+    conflicts = shop.admin.ok("GET", "/conflicts?status=open")["conflicts"]
+    assert [(c["kind"], c["sale_id"], c["product_id"]) for c in conflicts] == [
+        ("price_changed", sold.json()["id"], first["id"])]
+    assert Decimal(conflicts[0]["details"]["till_price"]) == Decimal("1.5")
+    assert Decimal(conflicts[0]["details"]["price"]) == Decimal("2")
+    # The sale is recorded at what the till charged.
+    assert shop.admin.ok("GET", f"/sales/{sold.json()['id']}")["total"] == "3.000"
+    agent.wait_for("the newest price", lambda s: scanned(other)["product"]["price"] == "2.000")
+
+
+def test_a_catalog_of_fifty_thousand_products_loads_within_ten_seconds(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], tmp_path: Path) -> None:
+    shop = new_shop(central.url, app_database)
+    till = shop.key("cashier", shop.store)
+    # Written in one statement per table as a bulk import would: the feed's triggers number them.
+    with psycopg.connect(app_database) as conn:
+        conn.execute(
+            """INSERT INTO products (tenant_id, product_id, sku, name, name_ar, base_unit, price, currency,
+                                     low_stock_threshold, active, search_text)
+               SELECT %(t)s, gen_random_uuid(), 'BULK-' || i, 'Bulk item ' || i, 'صنف ' || i, 'piece',
+                      1 + i %% 50, 'USD', 0, true, 'bulk-' || i || ' bulk item ' || i
+               FROM generate_series(1, 50000) AS i""", {"t": shop.tenant_id})
+        conn.execute(
+            """INSERT INTO product_barcodes (tenant_id, barcode, product_id, unit, factor, kind)
+               SELECT tenant_id, 'B' || substr(sku, 6), product_id, 'piece', 1, 'internal'
+               FROM products WHERE tenant_id = %(t)s""", {"t": shop.tenant_id})
+    agent = start_agent(agents, central.url, till.key, tmp_path / "agent")
+    # From the agent's first answer (its loop starts with it), not from the interpreter's start.
+    started = time.monotonic()
+    agent.wait_for("the whole catalog", lambda s: s["products"] == 50_000 and s["last_sync_at"] is not None,
+                   timeout=60)
+    elapsed = time.monotonic() - started
+    print(f"\n50,000 products with their barcodes loaded from central in {elapsed:.2f} s")
+    assert elapsed <= 10, elapsed
+    scanned = agent.http.get("/api/v1/scan/B49999").json()
+    assert scanned["product"]["sku"] == "BULK-49999"
