@@ -108,9 +108,11 @@ class ServerProcess:
         self.log = Path(tempfile.mkstemp(prefix="makhzan-server-", suffix=".log")[1])
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        # Webhooks registered by tests (the fuzzer registers random URLs) go to loopback only.
+        # Webhooks and SMTP servers registered by tests (the fuzzer registers random ones) are
+        # on loopback only.
         env = {**os.environ, "MAKHZAN_DATABASE_URL": self.database_url,
-               "MAKHZAN_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost,::1", **self.extra_env}
+               "MAKHZAN_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost,::1",
+               "MAKHZAN_SMTP_ALLOWED_HOSTS": "127.0.0.1,localhost,::1", **self.extra_env}
         command = [sys.executable, "-m", "uvicorn", "makhzan.api.server:app_from_env", "--factory",
                    "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                    "--workers", str(self.workers)]

@@ -1,13 +1,20 @@
 """Low-stock alerts: listing and acknowledging the rows that sales and stock documents raise.
 
 The alerts themselves are written by ``inventory.apply_moves`` in the transaction that crossed
-the threshold, together with their webhook outbox rows (delivered by ``makhzan.webhooks``).
+the threshold, together with their webhook and e-mail outbox rows (delivered by
+``makhzan.webhooks`` and ``makhzan.mail``).
+
+Paging (``GET /alerts`` and the live stream) goes by the raising transaction's id and the
+alert's id, and only below the database's horizon (the oldest transaction still running): an
+alert stamped earlier but committed later than one a client has seen is never skipped, which a
+cursor on ``created_at`` could not promise. The price is that an alert shows up once every
+transaction older than its own has ended, usually within milliseconds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,31 +22,82 @@ from makhzan import errors
 from makhzan.db import Connection
 from makhzan.queries import Q
 
-# "Since the beginning": earlier than any alert.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 # The live stream (GET /alerts/stream) polls the table this often; an alert reaches a
 # subscriber within about this long of its commit.
 STREAM_POLL_SECONDS = 0.5
 # A comment line this often keeps proxies and load balancers from closing an idle stream.
 STREAM_KEEPALIVE_SECONDS = 15.0
-# An alert is stamped at its insert, a moment before its commit: a sale committing just after
-# another may show up with the earlier stamp. Each poll reads back this far behind the newest
-# alert sent, so such an alert is still sent (once: the ids already sent are left out).
-STREAM_LOOKBACK = timedelta(seconds=5)
 STREAM_BATCH = 500
-# Bounds of the uuid order, to start a cursor before or after every alert of one moment.
+# The first alert id of a transaction, to place a cursor before every alert of it.
 _FIRST_ID = UUID(int=0)
-_LAST_ID = UUID(int=2**128 - 1)
 
 
-async def list_alerts(conn: Connection, tenant_id: UUID, *, since: datetime, location_id: UUID | None,
-                      limit: int) -> list[dict[str, Any]]:
-    """Alerts raised after ``since``, oldest first."""
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A position in a tenant's alerts: after every alert of transactions below ``xid``, and
+    after ``alert_id`` among the alerts of transaction ``xid``.
+
+    Its text form ``<xid>:<alert id>`` is opaque to clients: ``next_cursor`` of
+    ``GET /alerts`` and the ``id`` of each stream event (for ``Last-Event-ID``).
+    """
+
+    xid: int = 0
+    alert_id: UUID = _FIRST_ID
+
+    @classmethod
+    def parse(cls, text: str, field: str) -> Cursor:
+        """A cursor from its text form; ``errors.InvalidInput`` naming ``field`` if it is not one."""
+        xid, sep, alert_id = text.strip().partition(":")
+        try:
+            if not sep or not xid.isdigit() or len(xid) > 20:
+                raise ValueError(text)
+            cursor = cls(int(xid), UUID(alert_id))
+        except ValueError:
+            raise errors.InvalidInput(f"{field} is not a cursor this server gave out.", {"field": field}) from None
+        if cursor.xid >= 2**64:
+            raise errors.InvalidInput(f"{field} is not a cursor this server gave out.", {"field": field})
+        return cursor
+
+    def __str__(self) -> str:
+        return f"{self.xid}:{self.alert_id}"
+
+
+@dataclass(frozen=True)
+class Page:
+    alerts: list[dict[str, Any]]
+    # The cursor just after each alert (a stream event's id), in step with ``alerts``.
+    cursors: list[Cursor]
+    # Where the next page starts: after the last alert listed or, when the page was not full,
+    # at the horizon (nothing below it is left to list).
+    next_cursor: Cursor
+
+
+async def list_alerts(conn: Connection, tenant_id: UUID, *, after: Cursor, since: datetime | None = None,
+                      location_id: UUID | None = None, limit: int = 100, not_in: str | None = None) -> Page:
+    """The alerts after ``after`` (and raised after ``since``), in cursor order.
+
+    ``not_in`` is a snapshot (text form) whose visible alerts are left out.
+    """
     cur = await conn.execute(
-        Q.list_alerts, {"tenant_id": tenant_id, "since": since, "location_id": location_id, "limit": limit}
+        Q.list_alerts,
+        {"tenant_id": tenant_id, "after_xid": str(after.xid), "after_id": after.alert_id, "since": since,
+         "location_id": location_id, "limit": limit, "not_in": not_in},
     )
-    return list(await cur.fetchall())
+    rows = await cur.fetchall()
+    horizon = Cursor(int(rows[0]["horizon"]))
+    listed: list[dict[str, Any]] = []
+    cursors: list[Cursor] = []
+    for row in rows:
+        if row["id"] is None:
+            continue  # the horizon's row of an empty page
+        alert = dict(row)
+        del alert["horizon"]
+        cursors.append(Cursor(int(alert.pop("xid")), alert["id"]))
+        listed.append(alert)
+    # A short page: everything below the horizon has been listed. A client may hand in a
+    # cursor past the horizon (made up: the horizon only moves forward); it is kept, never moved back.
+    next_cursor = cursors[-1] if len(listed) == limit else max(after, horizon)
+    return Page(listed, cursors, next_cursor)
 
 
 async def acknowledge(conn: Connection, tenant_id: UUID, alert_id: UUID, *, key_id: UUID,
@@ -55,72 +113,10 @@ async def acknowledge(conn: Connection, tenant_id: UUID, alert_id: UUID, *, key_
     return dict(row)
 
 
-@dataclass
-class StreamCursor:
-    """Where one live stream stands: what it has sent, and where its client asked it to start.
-
-    Its text form, ``<created_at>/<alert id>``, is each event's SSE ``id``, so a client that
-    reconnects with ``Last-Event-ID`` resumes just after the last alert it received.
-    """
-
-    after: datetime
-    after_id: UUID
-    # Ids sent within the look-back window, with their stamps (older ones are forgotten).
-    sent: dict[UUID, datetime] = field(default_factory=dict)
-    newest: datetime | None = None
-
-    @classmethod
-    def after_moment(cls, moment: datetime) -> StreamCursor:
-        """After every alert stamped at or before ``moment`` (``?since=`` semantics)."""
-        return cls(moment, _LAST_ID)
-
-    @classmethod
-    def parse(cls, text: str) -> StreamCursor:
-        """A cursor from an event id; ``errors.InvalidInput`` if it is not one."""
-        moment, _, alert_id = text.strip().partition("/")
-        try:
-            after = datetime.fromisoformat(moment)
-            after_id = UUID(alert_id) if alert_id else _LAST_ID
-        except ValueError:
-            raise errors.InvalidInput("Last-Event-ID is not an event id of this stream.",
-                                      {"field": "Last-Event-ID"}) from None
-        if after.tzinfo is None:
-            raise errors.InvalidInput("Last-Event-ID needs a time zone offset.", {"field": "Last-Event-ID"})
-        return cls(after, after_id)
-
-    @staticmethod
-    def event_id(alert: dict[str, Any]) -> str:
-        return f"{alert['created_at'].isoformat()}/{alert['id']}"
-
-    def window_start(self) -> datetime:
-        if self.newest is None:
-            return self.after
-        return max(self.after, self.newest - STREAM_LOOKBACK)
-
-    def record(self, alerts: list[dict[str, Any]]) -> None:
-        for alert in alerts:
-            self.sent[alert["id"]] = alert["created_at"]
-            if self.newest is None or alert["created_at"] > self.newest:
-                self.newest = alert["created_at"]
-        start = self.window_start()
-        self.sent = {alert_id: stamp for alert_id, stamp in self.sent.items() if stamp >= start}
-
-
-async def database_clock(conn: Connection) -> datetime:
-    cur = await conn.execute(Q.database_clock)
+async def current_snapshot(conn: Connection) -> str:
+    """The database's snapshot now, in text form: what a stream started now leaves out."""
+    cur = await conn.execute(Q.current_snapshot)
     row = await cur.fetchone()
     assert row is not None
-    now: datetime = row["now"]
-    return now
-
-
-async def next_stream_alerts(conn: Connection, tenant_id: UUID, cursor: StreamCursor, *,
-                             location_id: UUID | None) -> list[dict[str, Any]]:
-    """The alerts a live stream has not sent yet, oldest first (at most ``STREAM_BATCH``)."""
-    cur = await conn.execute(
-        Q.stream_alerts,
-        {"tenant_id": tenant_id, "window_start": cursor.window_start(), "after": cursor.after,
-         "after_id": cursor.after_id, "sent": list(cursor.sent), "location_id": location_id,
-         "limit": STREAM_BATCH},
-    )
-    return list(await cur.fetchall())
+    snapshot: str = row["snapshot"]
+    return snapshot

@@ -31,6 +31,13 @@ class Settings:
     # How often each server process looks for due morning reports (they are made once a day at
     # each tenant's local hour; a minute's delay is invisible).
     daily_report_poll_seconds: float = 60.0
+    # E-mail delivery (SMTP): hosts a tenant's SMTP server may be (empty means any; the test
+    # suite allows loopback only), how long a server may take, the first retry's delay (doubled
+    # on each failure, capped at an hour), and how often the worker looks for due e-mail.
+    smtp_allowed_hosts: tuple[str, ...] = ()
+    smtp_timeout_seconds: float = 30.0
+    smtp_backoff_seconds: float = 30.0
+    smtp_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -50,4 +57,10 @@ class Settings:
                 h.strip().lower() for h in env.get("MAKHZAN_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
             ),
             daily_report_poll_seconds=float(env.get("MAKHZAN_DAILY_REPORT_POLL_SECONDS", "60")),
+            smtp_allowed_hosts=tuple(
+                h.strip().lower() for h in env.get("MAKHZAN_SMTP_ALLOWED_HOSTS", "").split(",") if h.strip()
+            ),
+            smtp_timeout_seconds=float(env.get("MAKHZAN_SMTP_TIMEOUT_SECONDS", "30")),
+            smtp_backoff_seconds=float(env.get("MAKHZAN_SMTP_BACKOFF_SECONDS", "30")),
+            smtp_poll_seconds=float(env.get("MAKHZAN_SMTP_POLL_SECONDS", "1")),
         )

@@ -10,6 +10,14 @@ Several server processes share the outbox: each claims due rows with ``FOR UPDAT
 and leases them (pushes ``next_attempt_at`` past the lease) in one short statement, sends
 without holding any lock, then records the outcome. A claimed row is thus sent by one process
 at a time, and a row whose worker died is retried when its lease runs out.
+
+The worker runs in the server's own event loop, beside the sales, so each delivery must cost
+little: a batch is claimed in one statement, sent concurrently (at most ``SEND_CONCURRENCY`` at
+once), and all its outcomes are recorded in one statement (one commit, not one per delivery).
+An idle worker looks less and less often (up to ``IDLE_POLL_SECONDS``), and as often as
+configured again as soon as it finds work. (LISTEN/NOTIFY would wake it at once, but every
+transaction that notifies takes one database-wide lock at commit: sales that raise alerts would
+commit one at a time.)
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,8 +42,13 @@ from makhzan.queries import Q
 log = logging.getLogger("makhzan.webhooks")
 
 MAX_BACKOFF_SECONDS = 3600.0
-# Deliveries claimed per round; they are sent concurrently.
-BATCH = 32
+# Deliveries claimed per round; they are sent concurrently, at most SEND_CONCURRENCY at once
+# (a slow receiver must not open a hundred sockets), and recorded in one statement.
+BATCH = 64
+SEND_CONCURRENCY = 16
+# The longest an idle worker waits between looks (unless its poll interval is longer): an
+# alert raised after a quiet spell is sent within about this long.
+IDLE_POLL_SECONDS = 1.0
 
 
 # --- registration (request transactions, tenant-scoped) ----------------------------------------
@@ -66,10 +78,6 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def encode_payload(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 def host_allowed(url: str, allowed_hosts: tuple[str, ...]) -> bool:
     """Whether a receiver's host is on the allow-list (an empty list allows any host)."""
     if not allowed_hosts:
@@ -84,7 +92,8 @@ async def send(http: httpx.AsyncClient, delivery: dict[str, Any],
     if not host_allowed(delivery["url"], allowed_hosts):
         # Registered before the allow-list changed: never sent, retried with backoff.
         return None, "host not allowed by MAKHZAN_WEBHOOK_ALLOWED_HOSTS"
-    body = encode_payload(delivery["payload"])
+    # The payload as the database keeps it (jsonb's text form): no decoding and re-encoding.
+    body = delivery["body"].encode("utf-8")
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"Makhzan-Webhooks/{__version__}",
@@ -109,15 +118,31 @@ async def deliver_due(conn: Connection, http: httpx.AsyncClient, *, backoff_seco
     claimed = await cur.fetchall()
     if not claimed:
         return 0
-    outcomes = await asyncio.gather(*(send(http, delivery, allowed_hosts) for delivery in claimed))
-    for delivery, (status, error) in zip(claimed, outcomes, strict=True):
-        await conn.execute(
-            Q.record_attempt,
-            {"tenant_id": delivery["tenant_id"], "delivery_id": delivery["delivery_id"],
-             "status_code": status, "error": error, "delivered": error is None,
-             "backoff_seconds": backoff_seconds, "max_backoff_seconds": MAX_BACKOFF_SECONDS},
-        )
+    limit = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def bounded(delivery: dict[str, Any]) -> tuple[int | None, str | None]:
+        async with limit:
+            return await send(http, delivery, allowed_hosts)
+
+    outcomes = await asyncio.gather(*(bounded(delivery) for delivery in claimed))
+    await conn.execute(
+        Q.record_attempts,
+        {"tenant_ids": [d["tenant_id"] for d in claimed], "delivery_ids": [d["delivery_id"] for d in claimed],
+         "status_codes": [status for status, _ in outcomes], "errors": [error for _, error in outcomes],
+         "backoff_seconds": backoff_seconds, "max_backoff_seconds": MAX_BACKOFF_SECONDS},
+    )
     return len(claimed)
+
+
+def next_poll_delay(claimed: int, idle_rounds: int, poll_seconds: float) -> float:
+    """How long a worker waits before its next look: none after a full batch (more is due),
+    ``poll_seconds`` after some work, and doubling while idle up to ``IDLE_POLL_SECONDS``
+    (or ``poll_seconds``, if that is longer)."""
+    if claimed >= BATCH:
+        return 0.0
+    if claimed:
+        return poll_seconds
+    return min(max(poll_seconds, IDLE_POLL_SECONDS), poll_seconds * 2 ** min(idle_rounds, 20))
 
 
 async def run_delivery_worker(database_url: str, settings: Settings) -> None:
@@ -125,22 +150,26 @@ async def run_delivery_worker(database_url: str, settings: Settings) -> None:
 
     Its own connection, as the database owner and without ``SET ROLE``: it serves every tenant,
     which row-level security would hide from the application role. Autocommit, so the claim
-    and each record are single short transactions.
+    and each batch's record are single short transactions.
     """
     # The lease outlasts the longest possible send, so a live worker's row never goes to another.
     lease_seconds = settings.webhook_timeout_seconds * 2 + 30
     timeout = httpx.Timeout(settings.webhook_timeout_seconds)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+    limits = httpx.Limits(max_connections=SEND_CONCURRENCY, max_keepalive_connections=SEND_CONCURRENCY)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as http:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
                 async with conn:
+                    idle_rounds = 0
                     while True:
                         claimed = await deliver_due(conn, http, backoff_seconds=settings.webhook_backoff_seconds,
                                                     lease_seconds=lease_seconds,
                                                     allowed_hosts=settings.webhook_allowed_hosts)
-                        if claimed < BATCH:
-                            await asyncio.sleep(settings.webhook_poll_seconds)
+                        idle_rounds = 0 if claimed else idle_rounds + 1
+                        delay = next_poll_delay(claimed, idle_rounds - 1, settings.webhook_poll_seconds)
+                        if delay:
+                            await asyncio.sleep(delay)
             except asyncio.CancelledError:
                 raise
             except Exception:

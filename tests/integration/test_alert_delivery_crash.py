@@ -55,7 +55,7 @@ def test_an_alert_committed_before_a_sigkill_is_delivered_after_restart(database
 
         restarted = ServerProcess(database, env=EAGER_WORKER).start()
         shop.admin.http.base_url = f"{restarted.url}/api/v1"
-        [alert] = alerts(shop.admin)
+        [alert] = alerts(shop.admin, expect=1)
         assert alert["document_id"] == sale["id"]
         [request] = wait_until("the delivery after restart", receiver.received)
         assert_delivery(request, alert)
@@ -101,7 +101,7 @@ def test_a_refused_sale_delivers_nothing_even_after_restart(databases: Databases
 
         # The same crossing, sold alone, is alerted and delivered: the silence above was the rollback's.
         sale = sell(shop.admin, shop.store, crossing["id"], "6")
-        [alert] = alerts(shop.admin)
+        [alert] = alerts(shop.admin, expect=1)
         assert alert["document_id"] == sale["id"]
         [request] = wait_until("the later sale's delivery", receiver.received)
         assert_delivery(request, alert)

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -22,26 +21,37 @@ router = APIRouter(route_class=DecimalRoute, tags=["alerts"])
 Who = tenancy.Principal
 
 
+def _aware(since: datetime | None, field: str = "since") -> datetime | None:
+    if since is not None and since.tzinfo is None:
+        raise errors.InvalidInput(f"{field} needs a time zone offset (RFC 3339).", {"field": field})
+    return since
+
+
 @router.get("/alerts")
 async def list_alerts(
     request: Request,
     who: Who = Depends(authenticated),
-    since: datetime | None = Query(None, description="RFC 3339 time with offset: alerts raised after it"),
+    since: datetime | None = Query(None, description="RFC 3339 time with offset: only alerts raised after it"),
+    cursor: str | None = Query(None, max_length=100,
+                               description="next_cursor of the previous page: the alerts after it"),
     location_id: UUID | None = Query(None),
     limit: int = Query(100, ge=1, le=1000),
 ) -> JSONResponse:
-    """Low-stock alerts raised after ``since``, oldest first; pass ``next_since`` back for the next page."""
+    """Low-stock alerts, oldest transaction first; pass ``next_cursor`` back as ``cursor`` for the next page.
+
+    Polling with ``cursor`` never misses an alert, even one whose sale committed after a later
+    one's. ``since`` (a time) still works and can start a cursor; ``next_since`` is kept for
+    older clients, which page by time.
+    """
     who.require("manager")
-    if since is None:
-        since = alerts.EPOCH
-    elif since.tzinfo is None:
-        raise errors.InvalidInput("since needs a time zone offset (RFC 3339).", {"field": "since"})
+    since = _aware(since)
+    after = alerts.Cursor.parse(cursor, "cursor") if cursor is not None else alerts.Cursor()
     if who.location_id is not None:
         location_id = who.location(location_id)
-    rows = await read(request, who, lambda conn: alerts.list_alerts(
-        conn, who.tenant_id, since=since, location_id=location_id, limit=limit))
-    next_since = rows[-1]["created_at"] if len(rows) == limit else None
-    return respond({"alerts": rows, "next_since": next_since})
+    page = await read(request, who, lambda conn: alerts.list_alerts(
+        conn, who.tenant_id, after=after, since=since, location_id=location_id, limit=limit))
+    next_since = max(a["created_at"] for a in page.alerts) if len(page.alerts) == limit else None
+    return respond({"alerts": page.alerts, "next_cursor": str(page.next_cursor), "next_since": next_since})
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse,
@@ -50,48 +60,72 @@ async def stream_alerts(
     request: Request,
     who: Who = Depends(authenticated),
     since: datetime | None = Query(None, description="RFC 3339 time with offset: first replay alerts raised after it"),
+    cursor: str | None = Query(None, max_length=100,
+                               description="A cursor of GET /alerts: first replay the alerts after it"),
     location_id: UUID | None = Query(None),
     last_event_id: str | None = Header(None, description="The id of the last event received: resume after it"),
 ) -> StreamingResponse:
     """Low-stock alerts as Server-Sent Events (``event: low_stock``), live as they are raised.
 
-    Replays the alerts after ``Last-Event-ID`` (or ``since``) first; without either, starts now.
+    Replays the alerts after ``Last-Event-ID`` (or ``cursor``, or ``since``) first; without
+    any, starts now. Each event's ``id`` is a cursor, the same as ``GET /alerts`` gives out.
     """
     who.require("manager")
     if who.location_id is not None:
         location_id = who.location(location_id)
+    since = _aware(since)
+    not_in: str | None = None
     if last_event_id:
-        cursor = alerts.StreamCursor.parse(last_event_id)
+        after = _event_cursor(last_event_id)
+        if isinstance(after, datetime):
+            # An event id of the earlier, time-stamped form: resume after its moment.
+            since, after = after, alerts.Cursor()
+    elif cursor is not None:
+        after = alerts.Cursor.parse(cursor, "cursor")
     elif since is not None:
-        if since.tzinfo is None:
-            raise errors.InvalidInput("since needs a time zone offset (RFC 3339).", {"field": "since"})
-        cursor = alerts.StreamCursor.after_moment(since)
+        after = alerts.Cursor()
     else:
-        cursor = alerts.StreamCursor.after_moment(await read(request, who, alerts.database_clock))
+        # Start now: everything committed at this moment is left out, everything else (alerts
+        # of transactions still running now included) is sent as it commits.
+        not_in = await read(request, who, alerts.current_snapshot)
+        after = alerts.Cursor()
     return StreamingResponse(
-        _alert_events(request, who, cursor, location_id),
+        _alert_events(request, who, after, since=since, not_in=not_in, location_id=location_id),
         media_type="text/event-stream",
         # No caching, and no buffering by a proxy in front (nginx): each event goes out at once.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _alert_events(request: Request, who: Who, cursor: alerts.StreamCursor,
-                        location_id: UUID | None) -> AsyncIterator[str]:
+def _event_cursor(text: str) -> alerts.Cursor | datetime:
+    """A ``Last-Event-ID``: a cursor, or the ``<created_at>/<alert id>`` ids streams sent before cursors."""
+    moment, slash, _ = text.strip().partition("/")
+    if slash:
+        try:
+            stamp = datetime.fromisoformat(moment)
+        except ValueError:
+            stamp = None
+        if stamp is not None and stamp.tzinfo is not None:
+            return stamp
+    return alerts.Cursor.parse(text, "Last-Event-ID")
+
+
+async def _alert_events(request: Request, who: Who, after: alerts.Cursor, *, since: datetime | None,
+                        not_in: str | None, location_id: UUID | None) -> AsyncIterator[str]:
     # A pooled connection is taken for each poll and given back before the sleep: a stream
     # left open all day must not keep one of the pool's few connections.
-    def poll(conn: Connection) -> Awaitable[list[dict[str, Any]]]:
-        return alerts.next_stream_alerts(conn, who.tenant_id, cursor, location_id=location_id)
+    def poll(conn: Connection) -> Awaitable[alerts.Page]:
+        return alerts.list_alerts(conn, who.tenant_id, after=after, since=since, location_id=location_id,
+                                  limit=alerts.STREAM_BATCH, not_in=not_in)
 
     last_sent = time.monotonic()
     while not await request.is_disconnected():
-        batch = await read(request, who, poll)
-        cursor.record(batch)
-        for alert in batch:
-            yield (f"id: {alerts.StreamCursor.event_id(alert)}\nevent: low_stock\n"
-                   f"data: {dumps(alert).decode()}\n\n")
+        page = await read(request, who, poll)
+        after = page.next_cursor
+        for alert, event_id in zip(page.alerts, page.cursors, strict=True):
+            yield f"id: {event_id}\nevent: low_stock\ndata: {dumps(alert).decode()}\n\n"
             last_sent = time.monotonic()
-        if len(batch) == alerts.STREAM_BATCH:
+        if len(page.alerts) == alerts.STREAM_BATCH:
             continue  # a long replay: the next page at once
         if time.monotonic() - last_sent >= alerts.STREAM_KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"

@@ -1,7 +1,8 @@
 -- name: raise_low_stock_alerts
 -- The alerts of the levels sales or documents took down across their threshold (active
--- products), each naming the document that crossed it, and their outbox rows: one delivery
--- per active webhook subscribed to low_stock.
+-- products), each naming the document that crossed it, and their outbox rows: one webhook
+-- delivery per active webhook subscribed to low_stock, and one e-mail per document (all its
+-- crossed levels in one message) when the tenant's e-mail is enabled with alert recipients.
 WITH crossed AS (
     SELECT c.product_id, c.location_id, c.quantity_after, c.threshold, c.document_id
     FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[], %(quantities_after)s::numeric[],
@@ -15,6 +16,26 @@ raised AS (
     JOIN products p ON p.tenant_id = %(tenant_id)s AND p.product_id = c.product_id
     WHERE p.active
     RETURNING alert_id, product_id, location_id, quantity_after, threshold, document_id, created_at
+),
+-- Runs although nothing reads it (a data-modifying WITH always does); a tenant without e-mail
+-- settings costs one primary-key probe that finds nothing.
+emailed AS (
+    INSERT INTO email_deliveries (tenant_id, event, recipients, payload)
+    SELECT %(tenant_id)s, 'low_stock', s.alert_recipients,
+           jsonb_build_object(
+               'event', 'low_stock', 'document_id', r.document_id,
+               'alerts', jsonb_agg(jsonb_build_object(
+                   'id', r.alert_id, 'product_id', r.product_id, 'sku', p.sku, 'name', p.name,
+                   'name_ar', p.name_ar, 'base_unit', p.base_unit,
+                   'location_id', r.location_id, 'location_name', l.name,
+                   'quantity_after', r.quantity_after::text, 'threshold', r.threshold::text,
+                   'created_at', r.created_at) ORDER BY l.name, p.name, r.alert_id))
+    FROM raised r
+    JOIN products p ON p.tenant_id = %(tenant_id)s AND p.product_id = r.product_id
+    JOIN locations l ON l.tenant_id = %(tenant_id)s AND l.location_id = r.location_id
+    JOIN email_settings s ON s.tenant_id = %(tenant_id)s
+    WHERE s.enabled AND cardinality(s.alert_recipients) > 0
+    GROUP BY r.document_id, s.alert_recipients
 )
 INSERT INTO webhook_deliveries (tenant_id, webhook_id, event, payload)
 SELECT %(tenant_id)s, w.webhook_id, 'low_stock',
@@ -32,15 +53,32 @@ CROSS JOIN webhooks w
 WHERE w.tenant_id = %(tenant_id)s AND w.active AND 'low_stock' = ANY (w.events);
 
 -- name: list_alerts
--- A tenant's alerts raised after a moment, oldest first (a client polls with the last one's created_at).
-SELECT a.alert_id AS id, a.kind, a.product_id, p.sku, p.name, a.location_id, a.quantity_after, a.threshold,
-       a.document_id, a.created_at, a.acknowledged_at, a.acknowledged_by
-FROM alerts a
-JOIN products p ON p.tenant_id = a.tenant_id AND p.product_id = a.product_id
-WHERE a.tenant_id = %(tenant_id)s AND a.created_at > %(since)s
-  AND (%(location_id)s::uuid IS NULL OR a.location_id = %(location_id)s)
-ORDER BY a.created_at, a.alert_id
-LIMIT %(limit)s;
+-- A page of a tenant's alerts after a cursor (xid, alert_id), in that order, and the horizon:
+-- the snapshot's xmin, below which no transaction is still running, so no alert can still
+-- appear there. Only alerts below it are listed: a cursor never passes one that commits later.
+-- Optional filters: raised after a moment, at a location, and not already visible in a
+-- snapshot (a live stream started "now" leaves out what was committed when it started).
+-- Always one row at least (the horizon); its alert columns are NULL when the page is empty.
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT h.xmin::text AS horizon, page.id, page.kind, page.product_id, page.sku, page.name, page.location_id,
+       page.quantity_after, page.threshold, page.document_id, page.created_at, page.acknowledged_at,
+       page.acknowledged_by, page.xid::text AS xid
+FROM horizon h
+LEFT JOIN LATERAL (
+    SELECT a.alert_id AS id, a.kind, a.product_id, p.sku, p.name, a.location_id, a.quantity_after,
+           a.threshold, a.document_id, a.created_at, a.acknowledged_at, a.acknowledged_by, a.xid
+    FROM alerts a
+    JOIN products p ON p.tenant_id = a.tenant_id AND p.product_id = a.product_id
+    WHERE a.tenant_id = %(tenant_id)s
+      AND a.xid < h.xmin
+      AND (a.xid, a.alert_id) > (%(after_xid)s::xid8, %(after_id)s::uuid)
+      AND (%(since)s::timestamptz IS NULL OR a.created_at > %(since)s::timestamptz)
+      AND (%(location_id)s::uuid IS NULL OR a.location_id = %(location_id)s::uuid)
+      AND (%(not_in)s::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(a.xid, %(not_in)s::pg_snapshot))
+    ORDER BY a.xid, a.alert_id
+    LIMIT %(limit)s
+) page ON true
+ORDER BY page.xid, page.id;
 
 -- name: acknowledge_alert
 -- Mark an alert seen (optionally only at one location); acknowledging it again keeps the first acknowledgement.
@@ -86,39 +124,33 @@ SET next_attempt_at = now() + make_interval(secs => %(lease_seconds)s)
 FROM due, webhooks w
 WHERE d.tenant_id = due.tenant_id AND d.delivery_id = due.delivery_id
   AND w.tenant_id = d.tenant_id AND w.webhook_id = d.webhook_id
-RETURNING d.tenant_id, d.delivery_id, d.event, d.payload, d.attempts, w.url, w.secret;
+RETURNING d.tenant_id, d.delivery_id, d.event, d.payload::text AS body, d.attempts, w.url, w.secret;
 
--- name: record_attempt
--- What one attempt got: logged, then the delivery is done or rescheduled after a backoff that
--- doubles with each failed attempt (base, 2 x base, 4 x base...) up to a cap.
-WITH logged AS (
+-- name: record_attempts
+-- What one batch of attempts got, in one statement: each logged, then its delivery done or
+-- rescheduled after a backoff that doubles with each failed attempt (base, 2 x base, 4 x base...)
+-- up to a cap. A NULL error means delivered.
+WITH outcome AS (
+    SELECT o.tenant_id, o.delivery_id, o.status_code, o.error
+    FROM unnest(%(tenant_ids)s::uuid[], %(delivery_ids)s::uuid[], %(status_codes)s::integer[],
+                %(errors)s::text[]) AS o (tenant_id, delivery_id, status_code, error)
+),
+logged AS (
     INSERT INTO webhook_attempts (tenant_id, delivery_id, status_code, error)
-    VALUES (%(tenant_id)s, %(delivery_id)s, %(status_code)s::integer, %(error)s::text)
+    SELECT tenant_id, delivery_id, status_code, error FROM outcome
 )
-UPDATE webhook_deliveries
-SET attempts = attempts + 1,
-    delivered_at = CASE WHEN %(delivered)s::boolean THEN coalesce(delivered_at, now()) ELSE delivered_at END,
+UPDATE webhook_deliveries d
+SET attempts = d.attempts + 1,
+    delivered_at = CASE WHEN o.error IS NULL THEN coalesce(d.delivered_at, now()) ELSE d.delivered_at END,
     next_attempt_at = CASE
-        WHEN %(delivered)s::boolean THEN next_attempt_at
-        ELSE now() + make_interval(secs => least(%(backoff_seconds)s * power(2, least(attempts, 30)),
+        WHEN o.error IS NULL THEN d.next_attempt_at
+        ELSE now() + make_interval(secs => least(%(backoff_seconds)s * power(2, least(d.attempts, 30)),
                                                  %(max_backoff_seconds)s))
     END,
-    last_error = CASE WHEN %(delivered)s::boolean THEN NULL ELSE %(error)s::text END
-WHERE tenant_id = %(tenant_id)s AND delivery_id = %(delivery_id)s;
+    last_error = o.error
+FROM outcome o
+WHERE d.tenant_id = o.tenant_id AND d.delivery_id = o.delivery_id;
 
--- name: stream_alerts
--- The next alerts of a live stream: stamped from a moment on, after the client's resume point, not sent yet.
-SELECT a.alert_id AS id, a.kind, a.product_id, p.sku, p.name, a.location_id, a.quantity_after, a.threshold,
-       a.document_id, a.created_at, a.acknowledged_at, a.acknowledged_by
-FROM alerts a
-JOIN products p ON p.tenant_id = a.tenant_id AND p.product_id = a.product_id
-WHERE a.tenant_id = %(tenant_id)s AND a.created_at >= %(window_start)s
-  AND (a.created_at, a.alert_id) > (%(after)s::timestamptz, %(after_id)s::uuid)
-  AND a.alert_id <> ALL (%(sent)s::uuid[])
-  AND (%(location_id)s::uuid IS NULL OR a.location_id = %(location_id)s)
-ORDER BY a.created_at, a.alert_id
-LIMIT %(limit)s;
-
--- name: database_clock
--- The database's clock, which stamps alerts: where a stream with nothing to replay starts.
-SELECT clock_timestamp() AS now;
+-- name: current_snapshot
+-- Where a live stream with nothing to replay starts: what is committed now is not sent.
+SELECT pg_current_snapshot()::text AS snapshot;

@@ -8,7 +8,8 @@ ORDER BY t.tenant_id;
 
 -- name: keep_daily_report
 -- Keep one day's report unless another process already did; only the insert that wins queues
--- one delivery per active webhook subscribed to daily_report, in the same statement.
+-- one delivery per active webhook subscribed to daily_report, and one e-mail to the report's
+-- recipients when the tenant's e-mail is enabled, in the same statement.
 WITH kept AS (
     INSERT INTO daily_reports (tenant_id, report_date, rows)
     VALUES (%(tenant_id)s, %(report_date)s, %(rows)s)
@@ -24,6 +25,15 @@ queued AS (
     FROM kept k
     JOIN webhooks w ON w.tenant_id = k.tenant_id
     WHERE w.active AND 'daily_report' = ANY (w.events)
+),
+-- The rows stay in daily_reports; the e-mail worker reads them from there when it sends.
+emailed AS (
+    INSERT INTO email_deliveries (tenant_id, event, recipients, payload)
+    SELECT k.tenant_id, 'daily_report', s.report_recipients,
+           jsonb_build_object('event', 'daily_report', 'date', k.report_date)
+    FROM kept k
+    JOIN email_settings s ON s.tenant_id = k.tenant_id
+    WHERE s.enabled AND cardinality(s.report_recipients) > 0
 )
 SELECT report_date FROM kept;
 
