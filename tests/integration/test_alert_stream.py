@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import psycopg
 from tests.integration.test_alerts import alerts
 from tests.support import Api, Databases, ServerProcess, Shop, new_shop
 
@@ -195,3 +196,24 @@ def test_open_streams_hold_no_pool_connection(databases: Databases) -> None:
         assert received == [alert["id"]] * streams
     finally:
         server.stop()
+
+
+def test_the_stream_holds_back_until_an_older_transaction_commits(shop: Shop, app_database: str) -> None:
+    manager = shop.key("manager")
+    early, late = shop.product(threshold="5"), shop.product(threshold="5")
+    for product in (early, late):
+        shop.receive(product["id"], "10")
+    with stream(shop.server_url, manager.key) as events, psycopg.connect(app_database) as slow:
+        # A sale that has written its alert but not committed yet; a later one commits first.
+        slow.execute("INSERT INTO alerts (tenant_id, product_id, location_id, quantity_after, threshold, document_id)"
+                     " VALUES (%s, %s, %s, 4, 5, %s)", (shop.tenant_id, early["id"], shop.store, uuid.uuid4()))
+        sell(shop.admin, shop.store, late["id"], "6")
+        events.no_event_for(1.5)
+        slow.commit()
+        first, second = events.next_event(), events.next_event()
+        assert (first["data"]["product_id"], second["data"]["product_id"]) == (early["id"], late["id"])
+        events.no_event_for(1.0)
+    # Resuming after the first event sends the second again, and only it.
+    with stream(shop.server_url, manager.key, headers={"Last-Event-ID": first["id"]}) as events:
+        assert events.next_event()["data"]["id"] == second["data"]["id"]
+        events.no_event_for(1.0)

@@ -292,3 +292,41 @@ def test_webhooks_only_to_allowed_hosts(shop: Shop) -> None:
     allowed = shop.admin.post("/webhooks", {"url": "http://127.0.0.1:9/hook", "secret": "s" * 20,
                                             "events": ["low_stock"]})
     assert allowed.status_code == 201
+
+
+def test_a_cursor_never_skips_an_alert_that_commits_late(shop: Shop, app_database: str) -> None:
+    """An alert stamped before another but committed after it: a cursor on the time would have
+    passed it; the transaction-id cursor holds back until it commits, then lists both."""
+    early, late = shop.product(threshold="5"), shop.product(threshold="5")
+    for product in (early, late):
+        shop.receive(product["id"], "10")
+    start = shop.admin.ok("GET", "/alerts")["next_cursor"]
+    with psycopg.connect(app_database) as slow:
+        # A sale that has written its alert (stamped now) but not committed yet.
+        slow.execute("INSERT INTO alerts (tenant_id, product_id, location_id, quantity_after, threshold, document_id)"
+                     " VALUES (%s, %s, %s, 4, 5, %s)", (shop.tenant_id, early["id"], shop.store, uuid.uuid4()))
+        sale = sell(shop.admin, shop.store, late["id"], "6")  # commits first, stamped later
+        time.sleep(0.3)
+        page = shop.admin.ok("GET", f"/alerts?cursor={start}")
+        # Not listed yet: an alert of an older transaction may still appear before it.
+        assert page["alerts"] == []
+        cursor = page["next_cursor"]
+        slow.commit()
+    page = wait_until("both alerts", lambda: (p := shop.admin.ok("GET", f"/alerts?cursor={cursor}"))["alerts"]
+                      and len(p["alerts"]) == 2 and p)
+    first, second = page["alerts"]
+    assert first["product_id"] == early["id"] and second["document_id"] == sale["id"]
+    assert first["created_at"] < second["created_at"]
+    assert shop.admin.ok("GET", f"/alerts?cursor={page['next_cursor']}")["alerts"] == []
+    # Pages of one: the same two, in the same order, each once.
+    one = shop.admin.ok("GET", f"/alerts?cursor={cursor}&limit=1")
+    two = shop.admin.ok("GET", f"/alerts?cursor={one['next_cursor']}&limit=1")
+    assert [a["id"] for a in one["alerts"] + two["alerts"]] == [first["id"], second["id"]]
+    assert one["next_since"] == first["created_at"]
+    # A time still works (RFC 3339), and combines with a cursor.
+    since = first["created_at"].replace("+", "%2B")
+    assert [a["id"] for a in shop.admin.ok("GET", f"/alerts?since={since}")["alerts"]] == [second["id"]]
+    for bad in ("yesterday", "12", ":", "12:not-a-uuid", f"{2**64}:{uuid.UUID(int=0)}", "-1:" + str(uuid.uuid4())):
+        response = shop.admin.get("/alerts", params={"cursor": bad})
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["error"]["details"]["field"] == "cursor"
