@@ -284,4 +284,4 @@ def agent(central_url: str, key: str, host: str, port: int, data_dir: Path | Non
     from makhzan.agent.config import AgentConfig, default_data_dir
 
     config = AgentConfig.from_env(central_url, key, data_dir or default_data_dir())
-    uvicorn.run(create_agent_app(config), host=host, port=port, log_level="warning")
+    uvicorn.run(create_agent_app(config), host=host, port=port, log_level="warning", access_log=False)

@@ -59,10 +59,14 @@ def _agent(request: Request) -> Agent:
 router = APIRouter(route_class=DecimalRoute)
 
 
-@router.get("/api/v1/scan/{barcode}", tags=["till"])
-async def scan_route(barcode: str, request: Request) -> JSONResponse:
+# The till's hot path: the parameter is read by hand rather than through FastAPI's dependency
+# injection, which costs more than the SQLite lookup itself (as on central's scan route).
+@router.get("/api/v1/scan/{barcode}", tags=["till"], openapi_extra={"parameters": [
+    {"name": "barcode", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}]})
+async def scan_route(request: Request) -> JSONResponse:
     """What a scanned code is, from the local catalog; the stock is the last known level."""
     agent = _agent(request)
+    barcode: str = request.path_params["barcode"]
     if not _SCAN_CODE.fullmatch(barcode):
         raise errors.InvalidBarcode("A barcode is 1 to 64 letters, digits, '.', '_' or '-'.", {"barcode": barcode[:64]})
     return respond(scan.scan_answer(agent.conn, barcode, agent.rules, agent.location_id()))
