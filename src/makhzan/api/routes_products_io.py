@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -32,8 +33,16 @@ def _too_large() -> product_import.FileTooLarge:
     )
 
 
-async def read_upload(request: Request) -> tuple[bytes, str | None, str | None]:
-    """(file bytes, content type, file name) of a multipart upload (field ``file``) or a raw body.
+@dataclass
+class Upload:
+    data: bytes
+    content_type: str | None
+    filename: str | None
+    fields: dict[str, str]  # the other fields of a form (the back office's "check only" box)
+
+
+async def read_upload(request: Request) -> Upload:
+    """The file of a multipart upload (field ``file``) or of a raw body.
 
     The body is read with a running limit: a huge upload is refused with 413 once it passes the
     limit, never held in memory whole.
@@ -51,7 +60,7 @@ async def read_upload(request: Request) -> tuple[bytes, str | None, str | None]:
     body = b"".join(chunks)
     content_type = request.headers.get("content-type")
     if not (content_type or "").lower().startswith("multipart/form-data"):
-        return body, content_type, None
+        return Upload(body, content_type, None, {})
 
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -60,10 +69,11 @@ async def read_upload(request: Request) -> tuple[bytes, str | None, str | None]:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise errors.InvalidInput("Send the spreadsheet in a form field named 'file'.", {"field": "file"})
-    return await upload.read(), upload.content_type, upload.filename
+    fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
+    return Upload(await upload.read(), upload.content_type, upload.filename, fields)
 
 
-def _transact(request: Request, who: Who) -> Callable[[Callable[[Connection], Awaitable[Any]]], Awaitable[Any]]:
+def transactor(request: Request, who: Who) -> Callable[[Callable[[Connection], Awaitable[Any]]], Awaitable[Any]]:
     return lambda work: transact(request, who, work)
 
 
@@ -83,9 +93,10 @@ async def import_products(
 ) -> JSONResponse:
     """Create or update products from a CSV or XLSX sheet; good rows apply, bad rows are reported."""
     who.require("admin")
-    data, content_type, filename = await read_upload(request)
-    report = await product_import.import_products(_transact(request, who), who.tenant_id, data,
-                                                  content_type=content_type, filename=filename, dry_run=dry_run)
+    upload = await read_upload(request)
+    report = await product_import.import_products(transactor(request, who), who.tenant_id, upload.data,
+                                                  content_type=upload.content_type, filename=upload.filename,
+                                                  dry_run=dry_run)
     return respond(report.as_dict())
 
 

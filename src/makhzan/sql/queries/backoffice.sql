@@ -18,3 +18,7 @@ LEFT JOIN stock_levels s
        ON s.tenant_id = l.tenant_id AND s.location_id = l.location_id AND s.product_id = %(product_id)s
 WHERE l.tenant_id = %(tenant_id)s
 ORDER BY l.created_at, l.location_id;
+
+-- name: repeatable_read
+-- The first statement of a read that must see one snapshot (a ledger page and the level it ends at).
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
