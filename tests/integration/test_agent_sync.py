@@ -467,3 +467,95 @@ def test_a_catalog_of_fifty_thousand_products_loads_within_ten_seconds(
     assert elapsed <= 10, elapsed
     scanned = agent.http.get("/api/v1/scan/B49999").json()
     assert scanned["product"]["sku"] == "BULK-49999"
+
+
+def test_offline_prices_match_central_for_labels_cases_and_lbp(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop = new_shop(central.url, app_database)
+    till = shop.key("cashier", shop.store)
+    shop.admin.ok("POST", "/barcode-rules", {"pattern": "22PPPPP$$$$$C"}, 201)
+    from stdnum import ean as gs1
+
+    def label(body: str) -> str:
+        return body + gs1.calc_check_digit(body)
+
+    cheese = shop.product(price="8.400", unit="kg", barcodes=[{"barcode": label("210004200000")}])
+    ham = shop.product(price="12.000", unit="kg", barcodes=[{"barcode": label("220004300000")}])
+    water = shop.product(price="0.350", barcodes=[{"barcode": ean13()},
+                                                  {"barcode": ean13(), "factor": "12", "unit": "case"}])
+    for p in (cheese, ham, water):
+        shop.receive(p["id"], "500")
+    agent = start_agent(agents, proxy.url, till.key, tmp_path / "agent")
+    synced(agent, products=3)
+    lines = [{"barcode": label("210004201375")},            # 1.375 kg of cheese
+             {"barcode": label("220004300875")},            # ham priced 8.75 on its label
+             {"barcode": water["barcodes"][1]["barcode"], "quantity": "2"},  # two cases of 12
+             {"product_id": water["id"], "quantity": "3"}]
+    proxy.set_mode("down")
+    offline = {}
+    for currency in ("USD", "LBP"):
+        response = agent.sell(lines, currency=currency)
+        assert response.status_code == 201 and response.json()["offline"] is True, response.text
+        offline[currency] = response.json()
+    proxy.set_mode("pass")
+    agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0)
+    # Central, pricing the same lines online, agrees with the till to the coin.
+    online = {currency: shop.key("cashier", shop.store).ok("POST", "/sales", {"id": str(uuid.uuid4()),
+                                                                              "currency": currency, "lines": lines})
+              for currency in ("USD", "LBP")}
+    for currency in ("USD", "LBP"):
+        mine, theirs = offline[currency], online[currency]
+        assert mine["total"] == theirs["total"], (currency, mine, theirs)
+        assert [(ln["quantity"], ln["unit_price"], ln["line_total"]) for ln in mine["lines"]] == \
+            [(ln["quantity"], ln["unit_price"], ln["line_total"]) for ln in theirs["lines"]]
+        assert shop.admin.ok("GET", f"/sales/{mine['id']}")["total"] == mine["total"]
+    assert shop.admin.ok("GET", "/conflicts?status=all")["conflicts"] == []
+    assert ledger_drift(app_database) == []
+
+
+def test_agent_killed_while_selling_offline_loses_no_answered_sale(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, till, product = till_shop(central, app_database, stock="10000")
+    data = tmp_path / "agent"
+    agent = start_agent(agents, proxy.url, till.key, data)
+    synced(agent)
+    code = product["barcodes"][0]["barcode"]
+    proxy.set_mode("down")
+    answered: set[str] = set()
+    unanswered: list[str] = []
+    unexpected: list[str] = []
+    for round_ in range(3):
+        stop = threading.Event()
+
+        def sell_until_stopped(current: AgentProcess = agent, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                sale_id = str(uuid.uuid4())
+                try:
+                    response = current.sell([{"barcode": code}], sale_id=sale_id)
+                except httpx.TransportError:
+                    unanswered.append(sale_id)
+                    return
+                if response.status_code != 201:
+                    unexpected.append(response.text)
+                    return
+                answered.add(sale_id)
+
+        seller = threading.Thread(target=sell_until_stopped)
+        seller.start()
+        time.sleep(0.3 + round_ * 0.2)
+        agent.kill()
+        stop.set()
+        seller.join(10)
+        agent = start_agent(agents, proxy.url, till.key, data)
+    assert unexpected == [] and len(answered) > 10
+    # Every answered sale survived the kills; the POS program retries the ones it never heard.
+    assert agent.status()["pending_sales"] >= len(answered)
+    for sale_id in unanswered:
+        assert agent.sell([{"barcode": code}], sale_id=sale_id).status_code in (200, 201)
+    proxy.set_mode("pass")
+    agent.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0, timeout=60)
+    everything = answered | set(unanswered)
+    assert sale_count(app_database, shop.tenant_id) == len(everything)
+    assert movements_of(app_database, shop.tenant_id, product["id"]) == len(everything)
+    assert shop.level(product["id"]) == Decimal(10000 - len(everything))
+    assert ledger_drift(app_database) == []
