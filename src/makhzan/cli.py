@@ -283,5 +283,6 @@ def agent(central_url: str, key: str, host: str, port: int, data_dir: Path | Non
     from makhzan.agent.app import create_agent_app
     from makhzan.agent.config import AgentConfig, default_data_dir
 
-    config = AgentConfig.from_env(central_url, key, data_dir or default_data_dir())
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    config = AgentConfig.from_env(central_url, key, data_dir or default_data_dir(), require_key=not loopback)
     uvicorn.run(create_agent_app(config), host=host, port=port, log_level="warning", access_log=False)

@@ -236,3 +236,26 @@ def test_outbox_holds_a_hundred_thousand_sales(tmp_path: Path) -> None:
     assert len(outbox.next_batch(conn, 200)) == 200
     assert store.counts(conn)["pending_sales"] == outbox.CAPACITY
     assert time.monotonic() - started < 1
+
+
+def test_old_answers_are_forgotten_but_never_a_pending_sales(conn: sqlite3.Connection) -> None:
+    rules = scan.RuleCache()
+    pending, synced = sale({"barcode": MILK}), sale({"barcode": MILK})
+    for body in (pending, synced):
+        outbox.record_offline(conn, body, pricing.price_offline(conn, body, rules, location_id=None))
+    outbox.acknowledge(conn, [{"id": str(synced.id), "status": "applied"}])
+    assert outbox.forget_old_answers(conn, "2000-01-01T00:00:00+00:00") == 0
+    assert outbox.forget_old_answers(conn, "2999-01-01T00:00:00+00:00") == 1
+    assert outbox.answered(conn, synced) is None
+    assert outbox.answered(conn, pending) is not None
+
+
+def test_backoff_is_full_jitter_under_a_cap() -> None:
+    from makhzan.agent.loop import backoff_delay
+
+    for failures in (1, 3, 10, 100):
+        delays = [backoff_delay(failures, 0.5, 30.0) for _ in range(2000)]
+        ceiling = min(30.0, 0.5 * 2**failures)
+        assert min(delays) >= 0 and max(delays) <= ceiling
+        # Spread over the whole range, not bunched at the ceiling: tills that failed together retry apart.
+        assert min(delays) < ceiling * 0.05 and max(delays) > ceiling * 0.95

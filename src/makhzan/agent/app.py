@@ -50,6 +50,8 @@ class Agent:
 def _agent(request: Request) -> Agent:
     agent: Agent = request.app.state.agent
     header = request.headers.get("authorization")
+    if header is None and agent.config.require_key:
+        raise errors.Unauthorized("This agent listens beyond loopback; send the terminal's key.")
     # compare_digest: the key is a secret; no timing hint about how much of it matched.
     if header is not None and not hmac.compare_digest(header.encode(), f"Bearer {agent.config.key}".encode()):
         raise errors.Unauthorized("This agent answers its own terminal; send no key or the agent's key.")

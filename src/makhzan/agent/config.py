@@ -25,9 +25,12 @@ class AgentConfig:
     offline_grace: float = 5.0
     loop: LoopSettings = field(default_factory=LoopSettings)
     run_loop: bool = True
+    # Off loopback, anyone on the shop's network could sell through the agent: then every caller
+    # must send the terminal's key.
+    require_key: bool = False
 
     @classmethod
-    def from_env(cls, central_url: str, key: str, data_dir: Path,
+    def from_env(cls, central_url: str, key: str, data_dir: Path, *, require_key: bool = False,
                  env: Mapping[str, str] | None = None) -> AgentConfig:
         env = os.environ if env is None else env
 
@@ -36,7 +39,7 @@ class AgentConfig:
 
         defaults = LoopSettings()
         return cls(
-            central_url=central_url, key=key, data_dir=data_dir,
+            central_url=central_url, key=key, data_dir=data_dir, require_key=require_key,
             forward_timeout=number("FORWARD_TIMEOUT", 2.0),
             offline_grace=number("OFFLINE_GRACE", 5.0),
             loop=LoopSettings(

@@ -16,6 +16,7 @@ import random
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,8 @@ class LoopSettings:
     catalog_page: int = 5000
     stock_seconds: float = 30.0
     stock_page: int = 1000
+    # How long the answer to a sale is kept for a POS program's retry.
+    keep_answers: timedelta = timedelta(days=7)
 
 
 @dataclass
@@ -159,7 +162,12 @@ async def run(conn: sqlite3.Connection, central: Central, state: AgentState, set
     """Forever: a round when due, backoff with full jitter while central is unreachable."""
     failures = 0
     stock_due = 0.0
+    prune_due = 0.0
     while True:
+        if time.monotonic() >= prune_due:
+            older_than = (datetime.now(UTC) - settings.keep_answers).isoformat()
+            await asyncio.to_thread(outbox.forget_old_answers, conn, older_than)
+            prune_due = time.monotonic() + 3600
         try:
             with_stock = time.monotonic() >= stock_due
             result = await sync_once(conn, central, settings, with_stock=with_stock, totals=state.synced)

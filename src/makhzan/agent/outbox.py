@@ -167,6 +167,15 @@ def _remove(conn: sqlite3.Connection, sale_id: str) -> None:
     conn.execute("DELETE FROM outbox_lines WHERE sale_id = ?", (sale_id,))
 
 
+def forget_old_answers(conn: sqlite3.Connection, older_than: str) -> int:
+    """Drop answers kept for retries once no POS program will retry them; never a pending sale's."""
+    with store.transaction(conn):
+        return conn.execute(
+            "DELETE FROM answered_sales WHERE answered_at < ? AND sale_id NOT IN (SELECT sale_id FROM outbox)",
+            (older_than,),
+        ).rowcount
+
+
 def dead_letters(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT sale_id, error, rejected_at FROM dead_letters ORDER BY rejected_at DESC LIMIT ?",
                         (limit,)).fetchall()
