@@ -55,12 +55,12 @@ def stocked_product(shop: Shop, *, stock: str, price: str = "2.500", threshold: 
     return product
 
 
-def weighed_product(shop: Shop, *, stock: str, price: str = "9.000") -> tuple[dict[str, Any], str]:
+def weighed_product(shop: Shop, *, stock: str, price: str = "9.000", **names: str) -> tuple[dict[str, Any], str]:
     """A product sold by weight under the default scale rule 21PPPPPWWWWWC, and its code base."""
     code = f"{uuid.uuid4().int % 100000:05d}"
     body = f"21{code}00000"
     base = body + ean.calc_check_digit(body)
-    product = shop.product(price=price, unit="kg", barcodes=[{"barcode": base}])
+    product = shop.product(price=price, unit="kg", barcodes=[{"barcode": base}], **names)
     shop.receive(product["id"], stock)
     return product, f"21{code}"
 

@@ -153,7 +153,7 @@ def test_a_lost_answer_is_retried_under_the_same_id_and_sold_once(page: Any, sho
 
 def test_arabic_till_is_right_to_left(page: Any, shop: Shop, artifacts: Path) -> None:
     milk = stocked_product(shop, stock="30", price="1.250", name="Milk 1L", name_ar="حليب ١ لتر", threshold="29")
-    cheese, code = weighed_product(shop, stock="5")
+    cheese, code = weighed_product(shop, stock="5", name="Akkawi cheese", name_ar="جبنة عكاوي")
     open_till(page, shop)
     scan(page, milk["barcodes"][0]["barcode"])
     scan(page, milk["barcodes"][0]["barcode"])
