@@ -252,6 +252,10 @@ def test_online_scan_and_sale_go_through_central(central: ServerProcess, app_dat
     assert settings["base_currency"] == "USD" and Decimal(settings["lbp_rate"]) > 0
     found = agent.http.get("/api/v1/products", params={"q": product["sku"].lower()}).json()["products"]
     assert [p["id"] for p in found] == [product["id"]]
+    # The POS screen is served by the agent too, with its script, for a till with no network.
+    page = agent.http.get("/till")
+    assert page.status_code == 200 and "/static/till.js" in page.text
+    assert agent.http.get("/static/till.js").status_code == 200
 
 
 # --- blackouts and crashes ------------------------------------------------------------------------

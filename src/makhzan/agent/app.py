@@ -184,10 +184,14 @@ def create_agent_app(config: AgentConfig) -> FastAPI:
 
 
 def _include_till(app: FastAPI) -> None:
-    """The POS screen, when the till module offers a router for the agent (see makhzan.web.till)."""
-    with contextlib.suppress(ImportError):
-        from makhzan.web import till  # type: ignore[attr-defined]
+    """The POS screen at /till (makhzan.web.till's ``agent_router``: page, static files, language).
 
-        agent_router = getattr(till, "agent_router", None)
-        if agent_router is not None:
-            app.include_router(agent_router)
+    The till's API calls are this app's own routes. A screen that fails to load must not take the
+    POS program's API down with it, so the agent then runs without it and says why.
+    """
+    try:
+        from makhzan.web.till import agent_router
+    except Exception:
+        log.exception("the POS screen (makhzan.web.till) could not be loaded; serving the API only")
+        return
+    app.include_router(agent_router)
