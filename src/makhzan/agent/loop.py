@@ -122,13 +122,16 @@ async def push_outbox(conn: sqlite3.Connection, central: Central, batch_size: in
 async def pull_stock(conn: sqlite3.Connection, central: Central, page: int) -> int:
     """The live levels of the key's location, as one consistent replacement of the estimate."""
     levels: list[tuple[str, Decimal]] = []
-    location: str | None = None
+    # A terminal's key is bound to its location and central lists only that one. A key that is
+    # not (a set-up mistake) lists every location: the till then shows its known one, or the first.
+    location = await asyncio.to_thread(store.get_meta, conn, "location_id")
     after_sku, after_location = "", None
     while True:
         rows = await central.stock_page(after_sku, after_location, page)
         for row in rows:
-            levels.append((str(row["product_id"]), Decimal(str(row["quantity"]))))
-            location = str(row["location_id"])
+            location = location or str(row["location_id"])
+            if str(row["location_id"]) == location:
+                levels.append((str(row["product_id"]), Decimal(str(row["quantity"]))))
         if len(rows) < page:
             break
         after_sku, after_location = rows[-1]["sku"], str(rows[-1]["location_id"])
