@@ -125,7 +125,7 @@ def test_search_by_arabic_name_for_a_damaged_label(page: Any, shop: Shop) -> Non
     assert shop.level(labneh["id"]) == Decimal("19")
 
 
-def test_a_lost_answer_is_retried_under_the_same_id_and_sold_once(page: Any, shop: Shop) -> None:
+def test_a_lost_answer_is_retried_after_a_reload_under_the_same_id_and_sold_once(page: Any, shop: Shop) -> None:
     oil = stocked_product(shop, stock="10", price="5.000")
     open_till(page, shop)
     scan(page, oil["barcodes"][0]["barcode"])
@@ -143,6 +143,10 @@ def test_a_lost_answer_is_retried_under_the_same_id_and_sold_once(page: Any, sho
     expect(page.locator("#message")).to_contain_text("it will not be charged twice")
     page.unroute("**/api/v1/sales")
     assert shop.level(oil["id"]) == Decimal("8")
+
+    # Even a reload (or a power cut) keeps the basket and the attempt's id.
+    page.reload()
+    expect(line(page, oil).locator("input.qty")).to_have_value("2")
 
     with page.expect_request("**/api/v1/sales") as retried:
         page.click("#complete")

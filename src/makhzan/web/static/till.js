@@ -226,6 +226,40 @@
     return body;
   }
 
+  // --- the basket survives a reload (and a power cut): kept in this browser's storage -----
+  // The pending attempt is kept too, so a sale whose answer was lost is retried under its id.
+
+  var STORE_KEY = "makhzan.till.basket." + config.mode;
+  var BIG = ["perScan", "count", "stock", "threshold"];
+
+  function save() {
+    try {
+      localStorage.setItem(STORE_KEY, JSON.stringify({
+        lines: state.lines.map(function (line) {
+          var copy = Object.assign({}, line);
+          BIG.forEach(function (k) { copy[k] = line[k] === null ? null : String(line[k]); });
+          return copy;
+        }),
+        attempt: state.attempt, done: state.done
+      }));
+    } catch (e) { /* storage full or disabled: the till works without it */ }
+  }
+
+  function restore() {
+    try {
+      var saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+      if (!saved) return;
+      state.lines = (saved.lines || []).map(function (line) {
+        BIG.forEach(function (k) { line[k] = line[k] === null ? null : BigInt(line[k]); });
+        return line;
+      });
+      state.attempt = saved.attempt || null;
+      state.done = saved.done || null;
+    } catch (e) {
+      state.lines = [];
+    }
+  }
+
   // --- drawing -----------------------------------------------------------------------------
 
   function cell(row, text, className) {
@@ -305,6 +339,7 @@
     $("empty").hidden = state.lines.length > 0;
     drawTotals(state.done ? dec(state.done.total) : total, state.done ? state.done.currency : state.currency);
     $("complete").disabled = !sellable();
+    save();
   }
 
   function drawTotals(total, currency) {
@@ -584,6 +619,7 @@
   setInterval(loadSettings, 60000);
 
   state.currency = "USD";
+  restore();
   render();
   loadSettings();
   pollStatus();
