@@ -346,7 +346,9 @@ def test_agent_killed_again_and_again_while_pushing_applies_each_sale_once(
 def test_lost_response_is_a_duplicate_never_a_second_sale(
         central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
     shop, till, product = till_shop(central, app_database, stock="50")
-    agent = start_agent(agents, proxy.url, till.key, tmp_path / "agent")
+    # Every sale tries central, even right after the loop found it unreachable.
+    agent = AgentProcess(proxy.url, till.key, tmp_path / "agent", env={"MAKHZAN_AGENT_OFFLINE_GRACE": "0"}).start()
+    agents.append(agent)
     synced(agent)
     code = product["barcodes"][0]["barcode"]
 
