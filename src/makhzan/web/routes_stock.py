@@ -132,7 +132,9 @@ async def ledger(
     user: SessionUser = Depends(auth.backoffice),
     location_id: UUID | None = Query(None),
     before: int = Query(2**62, ge=1),
-    balance: Decimal | None = Query(None, description="Level after the newest movement of this page"),
+    # The level after the newest movement of this page, carried by the "older" link; plain digits
+    # only, so a crafted link cannot make the page format a number with a million digits.
+    balance: str | None = Query(None, pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,3})?$"),
 ) -> Response:
     who = user.principal
     if who.location_id is not None:
@@ -156,7 +158,7 @@ async def ledger(
         levels = [lv for lv in levels if lv["location_id"] == who.location_id]
     now_level = sum((lv["quantity"] for lv in levels), Decimal(0))
     movements = found["movements"]
-    start = balance if balance is not None and before < 2**62 else now_level
+    start = Decimal(balance) if balance is not None and before < 2**62 else now_level
     level_before = running_balance(movements, start)
     more = len(movements) == LEDGER_PAGE
     return render(request, "stock/ledger.html", {
