@@ -64,6 +64,21 @@ def test_password_sign_in_finds_the_shop_by_its_code(browser: Any, page: Any, sh
         cashier.close()
 
 
+def test_guessing_a_password_is_stopped_after_five_tries(page: Any, shop: Shop) -> None:
+    sign_in_with_key(page, shop.server_url, shop.admin.key)
+    add_user(page, "nadine", "zaatar-and-oil-9", "manager")
+    code = shop.tenant_id.replace("-", "")[:12]
+    page.goto(shop.server_url + "/")
+    page.click("button:has-text('Sign out')")
+    for _ in range(5):
+        sign_in_with_password(page, shop.server_url, code, "nadine", "guess-guess")
+        expect(page.locator("#signin-error")).to_contain_text("not right")
+    # The right password, too late: refused until the window passes.
+    sign_in_with_password(page, shop.server_url, code, "nadine", "zaatar-and-oil-9")
+    expect(page.locator("#signin-error")).to_contain_text("Too many wrong passwords")
+    expect(page).to_have_url(re.compile(r"/signin$"))
+
+
 def test_key_sign_in_and_a_wrong_key(page: Any, shop: Shop) -> None:
     sign_in_with_key(page, shop.server_url, shop.admin.key[:-3] + "xyz")
     expect(page.locator("#signin-error")).to_contain_text("not valid")

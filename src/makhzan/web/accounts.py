@@ -7,7 +7,8 @@ it is one tenant-scoped lookup of the SHA-256 of the whole value; the secret is 
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -64,11 +65,11 @@ def normalize_login(text: str) -> str:
     return login
 
 
-def hash_password(password: str) -> str:
+async def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise errors.InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
                                   {"field": "password"})
-    return _hasher.hash(password)
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
 async def tenant_for_shop_code(conn: Connection, code: str) -> UUID | None:
@@ -90,7 +91,7 @@ async def create_user(conn: Connection, tenant_id: UUID, *, login: str, password
     cur = await conn.execute(Q.insert_web_user, {
         "tenant_id": tenant_id, "user_id": uuid4(), "login": login,
         "display_name": (display_name or "").strip() or login, "role": role, "location_id": location_id,
-        "password_hash": hash_password(password)})
+        "password_hash": await hash_password(password)})
     row = await cur.fetchone()
     assert row is not None
     return _user(row)
@@ -113,30 +114,36 @@ def _user(row: dict[str, Any]) -> dict[str, Any]:
             "location_id": row["location_id"], "created_at": row["created_at"], "disabled_at": row["disabled_at"]}
 
 
-async def check_password(conn: Connection, tenant_id: UUID, login: str, password: str) -> dict[str, Any] | None:
-    """The user if the password is right, else None (same answer for an unknown user)."""
+async def find_login(conn: Connection, tenant_id: UUID, login: str) -> dict[str, Any] | None:
+    """The live user a sign-in names, with the hash to verify, or None."""
     cur = await conn.execute(Q.find_web_user_by_login, {"tenant_id": tenant_id, "login": login.strip().lower()})
     row = await cur.fetchone()
-    if row is None:
-        # Spend the same time as a real check, so timing does not reveal which logins exist.
-        _burn(password)
-        return None
+    return dict(row) if row else None
+
+
+async def password_matches(user: dict[str, Any] | None, password: str) -> bool:
+    """Whether the password is the user's. Argon2 takes a good fraction of a second of CPU, so it
+    runs in a worker thread (the event loop keeps answering scans) and outside any transaction
+    (no pooled connection waits on it). An unknown user costs the same time as a known one, so
+    timing does not tell which logins exist."""
+    stored = user["password_hash"] if user else _dummy_hash()
     try:
-        _hasher.verify(row["password_hash"], password)
+        await asyncio.to_thread(_hasher.verify, stored, password if user else password + "\x00")
     except (VerificationError, InvalidHashError):
-        return None
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        await conn.execute(Q.set_web_user_password, {"tenant_id": tenant_id, "user_id": row["user_id"],
-                                                     "password_hash": _hasher.hash(password)})
-    return dict(row)
+        return False
+    return user is not None
 
 
-_DUMMY_HASH = _hasher.hash("makhzan-timing-equaliser")
+async def rehash_if_needed(conn: Connection, tenant_id: UUID, user: dict[str, Any], password: str) -> None:
+    """Store a fresh hash when argon2's parameters were raised since this one was made."""
+    if _hasher.check_needs_rehash(user["password_hash"]):
+        await conn.execute(Q.set_web_user_password, {"tenant_id": tenant_id, "user_id": user["user_id"],
+                                                     "password_hash": await asyncio.to_thread(_hasher.hash, password)})
 
 
-def _burn(password: str) -> None:
-    with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password + "\x00")
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("makhzan-timing-equaliser")
 
 
 async def key_for_sign_in(conn: Connection, tenant_id: UUID, key: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +16,39 @@ from makhzan.web.render import language, render
 
 router = APIRouter(include_in_schema=False)
 SHOP_COOKIE = "makhzan_shop"  # remembered so staff type their shop code once per browser
+
+
+class SignInThrottle:
+    """Failed password sign-ins per shop and user name: past ``limit`` within ``window`` seconds,
+    that login is refused until the window passes, so a password cannot be guessed at speed.
+    Kept per server process (each process of a multi-worker server counts on its own)."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def _recent(self, key: tuple[str, str]) -> list[float]:
+        now = time.monotonic()
+        recent = [at for at in self._failures.get(key, []) if now - at < self.window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        return len(self._recent(key)) >= self.limit
+
+    def failed(self, key: tuple[str, str]) -> None:
+        if len(self._failures) > 100_000:  # a flood of made-up logins must not grow this forever
+            self._failures.clear()
+        self._failures.setdefault(key, []).append(time.monotonic())
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+
+
+throttle = SignInThrottle()
 
 
 def _home(role: str) -> str:
@@ -59,19 +93,24 @@ async def sign_in(request: Request, method: str = Form("password"), shop: str = 
         if tenant_id is None:
             return _refused(request, failed, "signin.bad_password")
         found_tenant = tenant_id
+        attempt = (str(found_tenant), login.strip().lower())
+        if throttle.blocked(attempt):
+            return _refused(request, failed, "signin.too_many", status_code=429)
+        user = await run_read(pool, found_tenant, lambda conn: accounts.find_login(conn, found_tenant, login))
+        if not await accounts.password_matches(user, password):
+            throttle.failed(attempt)
+            return _refused(request, failed, "signin.bad_password")
+        assert user is not None
+        throttle.succeeded(attempt)
 
-        async def with_password(conn: Connection) -> tuple[str, str] | None:
-            user = await accounts.check_password(conn, found_tenant, login, password)
-            if user is None:
-                return None
+        async def with_password(conn: Connection) -> tuple[str, str]:
+            await accounts.rehash_if_needed(conn, found_tenant, user, password)
             value = await accounts.start_session(conn, found_tenant, role=user["role"],
                                                  location_id=user["location_id"], display_name=user["display_name"],
                                                  user_id=user["user_id"])
             return value, user["role"]
 
-        started = await run_in_transaction(pool, tenant_id, with_password)
-        if started is None:
-            return _refused(request, failed, "signin.bad_password")
+        started = await run_in_transaction(pool, found_tenant, with_password)
 
     value, role = started
     response = RedirectResponse(auth.safe_next(next, _home(role)), status_code=303)
@@ -83,8 +122,8 @@ async def sign_in(request: Request, method: str = Form("password"), shop: str = 
     return response
 
 
-def _refused(request: Request, values: dict[str, Any], message_key: str) -> Response:
-    return render(request, "signin.html", {**values, "error": message_key}, status_code=401)
+def _refused(request: Request, values: dict[str, Any], message_key: str, status_code: int = 401) -> Response:
+    return render(request, "signin.html", {**values, "error": message_key}, status_code=status_code)
 
 
 @router.post("/signout")
