@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from makhzan import __version__, daily_report, tenancy, webhooks
+from makhzan import __version__, daily_report, mail, tenancy, webhooks
 from makhzan.api import (
     errors,
     routes_admin,
     routes_alerts,
     routes_catalog,
     routes_daily_reports,
+    routes_email,
+    routes_products_io,
     routes_reports,
     routes_stock,
     routes_sync,
@@ -25,6 +27,7 @@ from makhzan.api.state import AppState
 from makhzan.config import Settings
 from makhzan.db import open_pool
 from makhzan.migrate import migrate
+from makhzan.web.routes import include_web
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
@@ -45,12 +48,14 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         # unique key lets only one of them make (and send) each day's.
         scheduler = asyncio.create_task(daily_report.run_scheduler(database_url, settings),
                                         name="makhzan-daily-report")
+        # Sends the e-mail outbox (alerts, morning reports) the same way as the webhook worker.
+        mailer = asyncio.create_task(mail.run_delivery_worker(database_url, settings), name="makhzan-mail-delivery")
         try:
             yield
         finally:
-            for task in (scheduler, delivery):
+            for task in (scheduler, delivery, mailer):
                 task.cancel()
-            for task in (scheduler, delivery):
+            for task in (scheduler, delivery, mailer):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await pool.close()
@@ -62,9 +67,14 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # Before the catalog's routes: /products/export and /products/import are not product ids.
+    app.include_router(routes_products_io.router, prefix="/api/v1")
     for router in (routes_admin.router, routes_catalog.router, routes_stock.router, routes_reports.router,
                    routes_alerts.router, routes_daily_reports.router, routes_sync.router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(routes_email.router, prefix="/api/v1")
+    # The screens: back office, till, sign-in and their static files (makhzan.web).
+    include_web(app, settings)
 
     @app.get("/health", tags=["health"])
     async def health() -> object:
