@@ -336,3 +336,11 @@ def test_random_batches_match_a_model(shop: Shop, app_database: str, pool: list[
     for product in products:
         assert shop.level(product) == levels[product]
     assert ledger_drift(app_database) == []
+
+
+def test_a_key_tells_its_role_and_location(shop: Shop) -> None:
+    cashier = shop.key("cashier", shop.store)
+    me = cashier.ok("GET", "/keys/me")
+    assert (me["role"], me["location_id"], me["tenant_id"]) == ("cashier", shop.store, shop.tenant_id)
+    assert shop.admin.ok("GET", "/keys/me")["location_id"] is None
+    assert Api(shop.server_url, "mk_nope").get("/keys/me").status_code == 401

@@ -37,6 +37,13 @@ async def create_key(body: KeyIn, request: Request, who: Who = Depends(authentic
     return respond(key, 201)
 
 
+@router.get("/keys/me")
+async def who_am_i(who: Who = Depends(authenticated)) -> JSONResponse:
+    """The calling key (or signed-in person): its tenant, role and the location it is bound to.
+    A terminal agent asks this at start, to know its store before it has sold anything."""
+    return respond({"id": who.key_id, "tenant_id": who.tenant_id, "role": who.role, "location_id": who.location_id})
+
+
 @router.get("/settings")
 async def get_settings(request: Request, who: Who = Depends(authenticated)) -> JSONResponse:
     tenant = await transact(request, who, lambda conn: tenancy.get_tenant(conn, who.tenant_id))
