@@ -62,6 +62,10 @@ class SessionCache:
     def forget(self, key: bytes) -> None:
         self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every session (a user was disabled: which cookies were theirs is not known here)."""
+        self._entries.clear()
+
 
 def install_session_cache(app: FastAPI, ttl: float) -> None:
     app.state.makhzan_sessions = SessionCache(ttl)

@@ -152,7 +152,11 @@ async def disable_user(request: Request, user_id: UUID, user: SessionUser = Depe
     who = user.principal
     done = await _attempt(request, user, "users", lambda conn: accounts.disable_user(conn, who.tenant_id, user_id),
                           {})
-    return done if isinstance(done, Response) else _saved("users")
+    if isinstance(done, Response):
+        return done
+    # Their sessions are gone from the database; this process forgets them at once too.
+    auth.session_cache(request).clear()
+    return _saved("users")
 
 
 @router.post("/settings/webhooks")
