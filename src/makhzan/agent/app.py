@@ -91,6 +91,10 @@ async def sale_route(body: SaleIn, request: Request) -> Response:
             agent.state.mark_offline(str(exc))
             log.warning("sale %s taken offline: %s", body.id, exc)
         else:
+            if not agent.state.online:
+                # The link is back before the loop's next try: let it push the backlog now. Tills
+                # come back at the random moments of their next customers, so this keeps them apart.
+                agent.state.wake.set()
             agent.state.mark_online()
             if reply.status in (200, 201):
                 outbox.remember_online(agent.conn, body, reply.body, location)
