@@ -36,7 +36,7 @@ log = logging.getLogger("makhzan.mail")
 
 MAX_BACKOFF_SECONDS = 3600.0
 # E-mail claimed per round, and how many SMTP sessions a worker opens at once.
-BATCH = 32
+BATCH = 8
 SEND_CONCURRENCY = 4
 # An idle worker looks less often, up to this (or its poll interval, if longer).
 IDLE_POLL_SECONDS = 2.0
@@ -82,6 +82,11 @@ def compose(email: dict[str, Any], now: datetime) -> EmailMessage:
     return daily_report_message(payload["date"], email["report_rows"] or [], **common)
 
 
+def session_seconds(settings: Settings) -> float:
+    """The longest one SMTP session may take, all its commands together (each has the timeout)."""
+    return settings.smtp_timeout_seconds * 4
+
+
 async def send(email: dict[str, Any], settings: Settings) -> tuple[bool, int | None, str | None]:
     """Send one e-mail: (delivered, SMTP reply code of a refusal, error or note)."""
     if email["smtp_host"] is None or not email["enabled"]:
@@ -92,13 +97,14 @@ async def send(email: dict[str, Any], settings: Settings) -> tuple[bool, int | N
     message = compose(email, datetime.now(UTC))
     security = email["security"]
     try:
-        refused, _ = await aiosmtplib.send(
-            to_wire(message), sender=email["from_address"], recipients=list(email["recipients"]),
-            hostname=email["smtp_host"], port=email["smtp_port"],
-            username=email["username"], password=email["password"] if email["username"] else None,
-            use_tls=security == "tls", start_tls=security == "starttls",
-            timeout=settings.smtp_timeout_seconds,
-        )
+        async with asyncio.timeout(session_seconds(settings)):
+            refused, _ = await aiosmtplib.send(
+                to_wire(message), sender=email["from_address"], recipients=list(email["recipients"]),
+                hostname=email["smtp_host"], port=email["smtp_port"],
+                username=email["username"], password=email["password"] if email["username"] else None,
+                use_tls=security == "tls", start_tls=security == "starttls",
+                timeout=settings.smtp_timeout_seconds,
+            )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         return False, codes[0] if codes else None, f"every recipient refused: {exc}"[:500]
@@ -106,7 +112,7 @@ async def send(email: dict[str, Any], settings: Settings) -> tuple[bool, int | N
         # A refusal with a reply code: 4xx is temporary by definition; a 5xx (a wrong password,
         # say) is retried too, as the admin may fix the settings meanwhile.
         return False, exc.code, f"{type(exc).__name__}: {exc.code} {exc.message}"[:500]
-    except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
+    except (aiosmtplib.SMTPException, OSError, ValueError, TimeoutError) as exc:
         # No server, a timeout, a TLS failure, a dropped connection: retried.
         return False, None, f"{type(exc).__name__}: {exc}"[:500]
     if refused:
@@ -148,9 +154,9 @@ async def run_delivery_worker(database_url: str, settings: Settings) -> None:
 
     Its own connection, as the database owner and in autocommit, like the webhook worker.
     """
-    # A session makes a few round trips of at most the timeout each: the lease outlasts them,
-    # so a live worker's e-mail never goes to another process.
-    lease_seconds = settings.smtp_timeout_seconds * 6 + 60
+    # The lease outlasts a batch's sessions (each cut off at session_seconds), so a live
+    # worker's e-mail never goes to another process.
+    lease_seconds = session_seconds(settings) * (BATCH // SEND_CONCURRENCY) + 60
     poll = settings.smtp_poll_seconds
     while True:
         try:
