@@ -518,66 +518,103 @@ def _same_codes(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     return key(a) == key(b)
 
 
-async def _apply_row(conn: Connection, tenant_id: UUID, row: Row, current: dict[str, Any] | None,
-                     columns: Columns) -> Outcome:
+@dataclass
+class _Plan:
+    """What one checked row will do: nothing (unchanged), a create, or an update."""
+
+    row: Row
+    outcome: Outcome
+    create: ProductIn | None = None
+    update: ProductPatch | None = None
+
+
+def _plan(row: Row, current: dict[str, Any] | None, owners: dict[str, dict[str, Any]], columns: Columns) -> _Plan:
+    """Decide a row against the catalogue as read at the start of its chunk; raises ValidationError."""
     codes_before = current["barcodes"] if current else []
     codes = _merged_codes(row, codes_before)
-    if codes:
-        cur = await conn.execute(Q.barcode_owners, {"tenant_id": tenant_id, "barcodes": [c["barcode"] for c in codes]})
-        for owner in await cur.fetchall():
-            if current is None or owner["product_id"] != current["id"]:
-                code = owner["barcode"]
-                column = "barcode" if any(c.barcode == code for c in row.unit_codes or []) else "case_barcode"
-                return _failed(row, columns.names.get(column, column), "barcode_taken",
-                               f"Barcode {code} already belongs to SKU {owner['sku']}.")
+    for code in [c["barcode"] for c in codes or []]:
+        owner = owners.get(code)
+        if owner is not None and (current is None or owner["product_id"] != current["id"]):
+            column = "barcode" if any(c.barcode == code for c in row.unit_codes or []) else "case_barcode"
+            return _Plan(row, _failed(row, columns.names.get(column, column), "barcode_taken",
+                                      f"Barcode {code} already belongs to SKU {owner['sku']}."))
     barcodes = [BarcodeIn(**c) for c in codes] if codes is not None else None
     if current is None:
         missing = [name for name in ("name", "price") if name not in row.values]
         if missing:
-            return _failed(row, columns.names.get(missing[0], missing[0]), "missing_value",
-                           f"A new product needs a {missing[0]}; {row.sku} is not in the catalogue yet.")
-        product = await catalog.create_product(conn, tenant_id, ProductIn(**row.values, barcodes=barcodes or []))
-        return Outcome(row.number, row.sku, "created", product["id"])
+            return _Plan(row, _failed(row, columns.names.get(missing[0], missing[0]), "missing_value",
+                                      f"A new product needs a {missing[0]}; {row.sku} is not in the catalogue yet."))
+        return _Plan(row, Outcome(row.number, row.sku, "created"), create=ProductIn(**row.values,
+                                                                                   barcodes=barcodes or []))
     changes = {k: v for k, v in row.values.items() if current.get(k) != v}
     if codes is not None and not _same_codes(codes, codes_before):
         changes["barcodes"] = barcodes
     if not changes:
-        return Outcome(row.number, row.sku, "unchanged", current["id"])
-    await catalog.update_product(conn, tenant_id, current["id"], ProductPatch(**changes))
-    return Outcome(row.number, row.sku, "updated", current["id"])
+        return _Plan(row, Outcome(row.number, row.sku, "unchanged", current["id"]))
+    return _Plan(row, Outcome(row.number, row.sku, "updated", current["id"]), update=ProductPatch(**changes))
+
+
+async def _write(conn: Connection, tenant_id: UUID, plan: _Plan) -> None:
+    if plan.create is not None:
+        product = await catalog.create_product(conn, tenant_id, plan.create)
+        plan.outcome.product_id = product["id"]
+    elif plan.update is not None:
+        assert plan.outcome.product_id is not None
+        await catalog.update_product(conn, tenant_id, plan.outcome.product_id, plan.update)
 
 
 def _failed(row: Row, column: str, code: str, message: str) -> Outcome:
     return Outcome(row.number, row.sku, "failed", problem=Problem(row.number, column, message, code, row.sku))
 
 
+async def _current(conn: Connection, tenant_id: UUID, rows: list[Row]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chunk's existing products by SKU (with their barcodes), and who holds each code it names."""
+    cur = await conn.execute(Q.products_by_skus, {"tenant_id": tenant_id, "skus": [r.sku for r in rows]})
+    by_sku = {p["sku"]: p for p in await cur.fetchall()}
+    codes: dict[UUID, list[dict[str, Any]]] = {p["product_id"]: [] for p in by_sku.values()}
+    if by_sku:
+        cur = await conn.execute(Q.barcodes_of_products, {"tenant_id": tenant_id, "product_ids": list(codes)})
+        for b in await cur.fetchall():
+            codes[b["product_id"]].append(dict(b))
+    named = [b.barcode for r in rows for b in (r.unit_codes or []) + (r.case_codes or [])]
+    cur = await conn.execute(Q.barcode_owners, {"tenant_id": tenant_id, "barcodes": named})
+    owners = {o["barcode"]: o for o in await cur.fetchall()}
+    current = {sku: {**catalog.product_out(p), "barcodes": codes[p["product_id"]]} for sku, p in by_sku.items()}
+    return current, owners
+
+
 async def apply_rows(conn: Connection, tenant_id: UUID, rows: list[Row], columns: Columns, *,
                      dry_run: bool = False) -> list[Outcome]:
-    """Create or update each row's product in its own savepoint, in the caller's transaction.
+    """Create or update each row's product, in the caller's transaction; a row that fails changes nothing.
 
-    With ``dry_run`` every row is checked against the database as for real and then rolled back.
+    Every row is first checked against the catalogue read in three queries; then the writes go
+    together in one savepoint. Only if the database still refuses one (a code or SKU taken by a
+    concurrent edit) are the writes redone one savepoint per row, to tell which row it was.
+    With ``dry_run`` every row is checked and written as for real, then rolled back.
     """
     async with conn.transaction(force_rollback=dry_run):
-        cur = await conn.execute(Q.products_by_skus, {"tenant_id": tenant_id, "skus": [r.sku for r in rows]})
-        by_sku = {p["sku"]: p for p in await cur.fetchall()}
-        if by_sku:
-            ids = [p["product_id"] for p in by_sku.values()]
-            cur = await conn.execute(Q.barcodes_of_products, {"tenant_id": tenant_id, "product_ids": ids})
-            codes: dict[UUID, list[dict[str, Any]]] = {p["product_id"]: [] for p in by_sku.values()}
-            for b in await cur.fetchall():
-                codes[b["product_id"]].append(dict(b))
-        current = {sku: {**catalog.product_out(p), "barcodes": codes[p["product_id"]]} for sku, p in by_sku.items()}
-        outcomes = []
+        current, owners = await _current(conn, tenant_id, rows)
+        plans = []
         for row in rows:
             try:
-                async with conn.transaction():
-                    with translate_errors():
-                        outcomes.append(await _apply_row(conn, tenant_id, row, current.get(row.sku), columns))
-            except errors.MakhzanError as exc:
-                outcomes.append(_failed(row, _column_of(exc, columns), exc.code, exc.message))
+                plans.append(_plan(row, current.get(row.sku), owners, columns))
             except ValidationError as exc:
-                outcomes.append(_failed(row, _column_of(exc, columns), "invalid_value", _first_message(exc)))
-    return outcomes
+                plans.append(_Plan(row, _failed(row, _column_of(exc, columns), "invalid_value", _first_message(exc))))
+        writes = [p for p in plans if p.create is not None or p.update is not None]
+        try:
+            async with conn.transaction():
+                with translate_errors():
+                    for plan in writes:
+                        await _write(conn, tenant_id, plan)
+        except errors.MakhzanError:
+            for plan in writes:
+                try:
+                    async with conn.transaction():
+                        with translate_errors():
+                            await _write(conn, tenant_id, plan)
+                except errors.MakhzanError as exc:
+                    plan.outcome = _failed(plan.row, _column_of(exc, columns), exc.code, exc.message)
+    return [plan.outcome for plan in plans]
 
 
 def _column_of(exc: Exception, columns: Columns) -> str:

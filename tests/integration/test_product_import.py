@@ -239,3 +239,26 @@ def test_many_rows_in_several_chunks(shop: Shop) -> None:
     report = upload(shop.admin, csv_bytes(rows)).json()
     assert (report["created"], report["failed"]) == (1199, 1), report["errors"][:3]
     assert report["errors"][0]["row"] == 701
+
+
+def test_two_imports_racing_for_one_barcode(shop: Shop) -> None:
+    """Both files pass their checks; the database lets one row have the code and the other is reported."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = tag()
+    shared = ean13()
+
+    def sheet(side: str) -> bytes:
+        rows = [["sku", "name", "price", "barcode"]]
+        rows += [[f"{side}{n:03d}-{t}", f"{side} {n}", "1", ean13()] for n in range(400)]
+        rows.append([f"{side}-SHARED-{t}", "Shared", "1", shared])
+        return csv_bytes(rows)
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = [f.result().json() for f in [pool.submit(upload, shop.admin, sheet(side)) for side in "PQ"]]
+    assert sorted(r["created"] for r in reports) == [400, 401], [r["errors"] for r in reports]
+    (loser,) = [r for r in reports if r["failed"] == 1]
+    assert loser["errors"][0]["row"] == 402 and loser["errors"][0]["code"] == "barcode_taken"
+    owners = [p for p in shop.admin.ok("GET", f"/products?q={shared}")["products"]
+              if any(b["barcode"] == shared for b in p["barcodes"])]
+    assert len(owners) == 1
