@@ -2,9 +2,10 @@
 
 An import is all-or-nothing **per row**, not per file: a shop owner with 800 good rows and two
 typos expects the 800 in and a list of the two. Each row is checked (every bad cell reported,
-with the row number the spreadsheet shows, the column as the file names it and a sentence) and
-then applied in its own savepoint, so a row refused by the database (a barcode another product
-holds) changes nothing while the rows around it still apply. Rows are applied in chunks of
+with the row number the spreadsheet shows, the column as the file names it and a sentence),
+then against the catalogue (a barcode another product holds); the good rows are written, and a
+row the database still refuses (a concurrent edit took its code) is rolled back to its own
+savepoint and reported while the rows around it apply. Rows are applied in chunks of
 ``CHUNK_ROWS``, one transaction per chunk: a crash halfway leaves whole rows in, and importing
 the same file again finishes the job (rows are matched by SKU; an unchanged row writes nothing,
 so terminals are not sent a catalogue change for it).
