@@ -143,7 +143,7 @@ async def status_route(request: Request) -> JSONResponse:
     return respond({
         "online": agent.state.online,
         "pending_sales": numbers["pending_sales"],
-        "last_sync_at": store.get_meta(agent.conn, "last_sync_at"),
+        "last_sync_at": agent.state.last_sync_at or store.get_meta(agent.conn, "last_sync_at"),
         "catalog_cursor": catalog_sync.cursor(agent.conn),
         "rejected_sales": numbers["rejected_sales"],
         "synced_since_start": agent.state.synced,

@@ -48,6 +48,8 @@ class AgentState:
     # monotonic time of the last failure to reach central; sales skip forwarding shortly after.
     failed_at: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # The end of the last round that reached central (also kept in the store, less often).
+    last_sync_at: str | None = None
     # What central answered for the outbox since this process started.
     synced: dict[str, int] = field(default_factory=lambda: {"applied": 0, "duplicate": 0, "rejected": 0})
 
@@ -148,17 +150,16 @@ async def pull_stock(conn: sqlite3.Connection, central: Central, page: int) -> i
 
 async def sync_once(conn: sqlite3.Connection, central: Central, settings: LoopSettings, *,
                     with_stock: bool, totals: dict[str, int]) -> dict[str, Any]:
+    before = dict(totals)
     pushed = await push_outbox(conn, central, settings.batch_size, totals)
     pulled = await pull_catalog(conn, central, settings.catalog_page)
     levels = await pull_stock(conn, central, settings.stock_page) if with_stock else None
-    now = store.now_text()
+    return {"pushed": {k: v - before[k] for k, v in pushed.items()}, "catalog_changes": pulled, "levels": levels}
 
-    def mark() -> None:
-        with store.transaction(conn):
-            store.set_meta(conn, "last_sync_at", now)
 
-    await asyncio.to_thread(mark)
-    return {"pushed": pushed, "catalog_changes": pulled, "levels": levels}
+def _save_last_sync(conn: sqlite3.Connection, when: str) -> None:
+    with store.transaction(conn):
+        store.set_meta(conn, "last_sync_at", when)
 
 
 async def run(conn: sqlite3.Connection, central: Central, state: AgentState, settings: LoopSettings) -> None:
@@ -176,6 +177,11 @@ async def run(conn: sqlite3.Connection, central: Central, state: AgentState, set
             result = await sync_once(conn, central, settings, with_stock=with_stock, totals=state.synced)
             if with_stock:
                 stock_due = time.monotonic() + settings.stock_seconds
+            state.last_sync_at = store.now_text()
+            # On disk when the round moved something or refreshed the stock: a quiet till polling
+            # every second need not write (and fsync) every second.
+            if with_stock or result["catalog_changes"] or any(result["pushed"].values()):
+                await asyncio.to_thread(_save_last_sync, conn, state.last_sync_at)
             if not state.online or failures:
                 log.info("central reachable: %s", json.dumps(result))
             failures = 0
