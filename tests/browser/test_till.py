@@ -155,6 +155,26 @@ def test_a_lost_answer_is_retried_after_a_reload_under_the_same_id_and_sold_once
     assert shop.level(oil["id"]) == Decimal("8")
 
 
+def test_a_scan_while_the_sale_is_recorded_starts_the_next_basket(page: Any, shop: Shop) -> None:
+    tea = stocked_product(shop, stock="10", price="3.000")
+    sugar = stocked_product(shop, stock="10", price="1.000")
+    open_till(page, shop)
+    scan(page, tea["barcodes"][0]["barcode"])
+    held: list[Any] = []
+    page.route("**/api/v1/sales", lambda route: held.append(route))
+    page.click("#complete")
+    page.wait_for_timeout(200)
+    assert len(held) == 1  # the sale is on its way, its answer held back
+    scan(page, sugar["barcodes"][0]["barcode"])  # the next customer's first item
+    page.wait_for_timeout(200)
+    held[0].continue_()
+    expect(line(page, sugar)).to_have_count(1)
+    expect(line(page, tea)).to_have_count(0)
+    expect(page.locator("#total")).to_have_text("$1.00")
+    page.unroute("**/api/v1/sales")
+    assert shop.level(tea["id"]) == Decimal("9") and shop.level(sugar["id"]) == Decimal("10")
+
+
 def test_arabic_till_is_right_to_left(page: Any, shop: Shop, artifacts: Path) -> None:
     milk = stocked_product(shop, stock="30", price="1.250", name="Milk 1L", name_ar="حليب ١ لتر", threshold="29")
     cheese, code = weighed_product(shop, stock="5", name="Akkawi cheese", name_ar="جبنة عكاوي")

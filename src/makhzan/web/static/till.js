@@ -544,11 +544,16 @@
   // --- the scan field keeps the focus ------------------------------------------------------
 
   var queue = Promise.resolve();
-  function enqueue(code) {
-    // Scans are handled one after another, so a fast burst adds up exactly.
-    queue = queue.then(function () { return scan(code); });
+  function inQueue(task) {
+    // Scans (and completing a sale) are handled one after another, so a fast burst adds up
+    // exactly; a task that throws is reported and does not stop the ones after it.
+    queue = queue.then(task).catch(function (error) {
+      say(t("till.failed"), "error");
+      if (window.console) console.error(error);
+    });
     return queue;
   }
+  function enqueue(code) { return inQueue(function () { return scan(code); }); }
 
   $("scan-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -577,7 +582,11 @@
     if (!isField(event.target)) setTimeout(refocus, 0);
   });
 
-  $("complete").addEventListener("click", function () { complete().then(refocus); });
+  $("complete").addEventListener("click", function () {
+    // In the scans' queue: a scan made while the sale is being recorded waits for its answer,
+    // then starts the next basket instead of slipping into the one being sold.
+    inQueue(function () { return complete().then(refocus); });
+  });
   $("new-sale").addEventListener("click", newSale);
   if (locationSelect) {
     var saved = window.localStorage && localStorage.getItem("makhzan.till.location");
