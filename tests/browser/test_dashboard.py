@@ -23,6 +23,7 @@ def test_dashboard_shows_sales_low_stock_and_live_alerts(page: Any, shop: Shop, 
     tea = stocked_product(shop, stock="12", price="3.500", threshold="10", name="Tea 100 bags",
                           name_ar="شاي ١٠٠ كيس")
     rice = stocked_product(shop, stock="30", price="2.000", threshold="20", name="Rice 1kg", name_ar="أرز ١ كغ")
+    sugar = stocked_product(shop, stock="10", price="1.500", threshold="5", name="Sugar 1kg", name_ar="سكر ١ كغ")
     sell(shop, cashier, tea["barcodes"][0]["barcode"], "3")
 
     sign_in_with_key(page, shop.server_url, shop.admin.key)
@@ -50,6 +51,11 @@ def test_dashboard_shows_sales_low_stock_and_live_alerts(page: Any, shop: Shop, 
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("#low-stock")).to_contain_text("أرز ١ كغ")
     expect(page.locator("#sales-today h2")).to_have_text("مبيعات اليوم")
+    expect(page.locator("#alert-rows")).to_contain_text("أرز ١ كغ", timeout=30_000)
+    # A live alert in Arabic shows the product's Arabic name too.
+    expect(page.locator("#alerts-live")).to_be_visible()
+    sell(shop, cashier, sugar["barcodes"][0]["barcode"], "8")
+    expect(page.locator("#alert-rows tr").first).to_contain_text("سكر ١ كغ", timeout=30_000)
     page.screenshot(path=str(artifacts / "dashboard-ar.png"), full_page=True)
 
 

@@ -44,10 +44,14 @@ async def dashboard(request: Request, user: SessionUser = Depends(auth.backoffic
         since = datetime.now(UTC) - timedelta(hours=RECENT_ALERT_HOURS)
         page = await alerts.list_alerts(conn, who.tenant_id, after=alerts.Cursor(), since=since,
                                         location_id=who.location_id, limit=alerts.STREAM_BATCH)
-        return {**await _summary(conn, who.tenant_id), "locations": locations,
+        recent = list(reversed(page.alerts))[:RECENT_ALERTS]
+        cur = await conn.execute(Q.arabic_names, {"tenant_id": who.tenant_id,
+                                                  "product_ids": [a["product_id"] for a in recent]})
+        names_ar = {row["product_id"]: row["name_ar"] for row in await cur.fetchall()}
+        return {**await _summary(conn, who.tenant_id), "locations": locations, "names_ar": names_ar,
                 "location_names": {str(location_id): name for location_id, name in locations.items()},
                 "low_stock": low[:LOW_STOCK_ROWS], "more_low_stock": len(low) > LOW_STOCK_ROWS,
-                "alerts": list(reversed(page.alerts))[:RECENT_ALERTS],
+                "alerts": recent,
                 # The live stream resumes where this page's list ended: nothing missed between them.
                 "alerts_cursor": str(page.next_cursor)}
 

@@ -79,3 +79,8 @@ GROUP BY s.currency ORDER BY s.currency;
 -- name: open_conflicts_count
 -- How many offline-sale conflicts wait for a manager.
 SELECT count(*) AS open FROM sync_conflicts WHERE tenant_id = %(tenant_id)s AND status = 'open';
+
+-- name: arabic_names
+-- The Arabic names of some products (the dashboard's alerts carry the English name only).
+SELECT product_id, name_ar FROM products
+WHERE tenant_id = %(tenant_id)s AND product_id = ANY(%(product_ids)s::uuid[]) AND name_ar IS NOT NULL;

@@ -25,5 +25,11 @@
     });
     rows.insertBefore(tr, rows.firstChild);
     document.getElementById("no-alerts").hidden = true;
+    if (data.lang === "ar") {
+      // Alerts carry the English name; the product's Arabic one is a request away.
+      fetch("/api/v1/products/" + encodeURIComponent(alert.product_id), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (product) { if (product && product.name_ar) tr.children[1].textContent = product.name_ar; });
+    }
   });
 })();
