@@ -15,7 +15,8 @@
 (c) The terminal agent (``makhzan agent``) loads the catalog from the change feed; the server is
     then stopped and the till's scan is timed at the agent, offline: p50 and p99 over
     sequential scans of random products, HTTP on loopback included, next to the same agent's
-    no-op /health timed the same way (the floor HTTP and the machine's load set).
+    no-op /health timed the same way (the floor HTTP and the machine's load set), and the same
+    lookups in process on the agent's SQLite file (the store's own share).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from makhzan.agent import scan, store
+from makhzan.api.json import dumps
 from makhzan.reconcile import find_drift
 from raw import SALE, pgbench_binary, run_pgbench
 from report import Metric, render
@@ -198,6 +201,22 @@ def time_requests(url: str, paths: list[str]) -> list[float]:
     return latencies
 
 
+def time_lookups(data_dir: Path, codes: list[str]) -> list[float]:
+    """What the scan route does, without HTTP: the agent's own store, read beside the running agent."""
+    conn = store.open_store(data_dir)
+    rules = scan.RuleCache()
+    latencies = []
+    try:
+        for n, code in enumerate([*codes[:200], *codes]):
+            started = time.perf_counter()
+            dumps(scan.scan_answer(conn, code, rules, None))
+            if n >= 200:
+                latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        conn.close()
+    return latencies
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -211,6 +230,7 @@ def main() -> None:
                         "ratio", THROUGHPUT_GOAL, at_most=False)
     scan_p50 = Metric("agent scan p50, offline (vs its /health)", "ms", "value", None, at_most=True)
     scan_p99 = Metric("agent scan p99, offline (vs its /health)", "ms", "value", SCAN_P99_GOAL_MS, at_most=True)
+    lookup_p99 = Metric("agent scan p99 in process, no HTTP (vs /health)", "ms", "value", None, at_most=True)
     with postgres_server(args.database_url) as base_url, \
             seeded_database(base_url, "blackout", args.products) as shop:
         publish_catalog(shop)
@@ -262,11 +282,15 @@ def main() -> None:
                   f"{statistics.median(floor):.3f} ms, p99 {percentile(floor, 0.99):.3f} ms", flush=True)
             scan_p50.add(p50, statistics.median(floor))
             scan_p99.add(p99, percentile(floor, 0.99))
+            lookups = time_lookups(data_dir, [barcode_of(rng.randrange(args.products)) for _ in range(SCANS)])
+            lookup_p99.add(percentile(lookups, 0.99), percentile(floor, 0.99))
+            print(f"  the same lookups in process (SQLite, no HTTP): p50 {statistics.median(lookups):.3f} ms, "
+                  f"p99 {percentile(lookups, 0.99):.3f} ms", flush=True)
         finally:
             if agent is not None and agent.poll() is None:
                 os.killpg(agent.pid, signal.SIGTERM)
                 agent.wait(20)
-    metrics = [throughput, scan_p50, scan_p99]
+    metrics = [throughput, scan_p50, scan_p99, lookup_p99]
     print(f"\n{render(metrics)}")
     if not all(m.passed for m in metrics):
         sys.exit(1)
