@@ -565,3 +565,54 @@ def test_agent_killed_while_selling_offline_loses_no_answered_sale(
     assert movements_of(app_database, shop.tenant_id, product["id"]) == len(everything)
     assert shop.level(product["id"]) == Decimal(10000 - len(everything))
     assert ledger_drift(app_database) == []
+
+
+def test_agent_killed_while_loading_the_catalog_ends_with_central_s_catalog(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], tmp_path: Path) -> None:
+    shop = new_shop(central.url, app_database)
+    till = shop.key("cashier", shop.store)
+    with psycopg.connect(app_database) as conn:
+        conn.execute(
+            """INSERT INTO products (tenant_id, product_id, sku, name, base_unit, price, currency,
+                                     low_stock_threshold, active, search_text)
+               SELECT %(t)s, gen_random_uuid(), 'K-' || i, 'Item ' || i, 'piece', i %% 7 + 1, 'USD', 0, true, 'k-' || i
+               FROM generate_series(1, 5000) AS i""", {"t": shop.tenant_id})
+        conn.execute(
+            """INSERT INTO product_barcodes (tenant_id, barcode, product_id, unit, factor, kind)
+               SELECT tenant_id, 'K' || substr(sku, 3), product_id, 'piece', 1, 'internal'
+               FROM products WHERE tenant_id = %(t)s""", {"t": shop.tenant_id})
+        # Changes after the bulk: a price, and a code moved to another product.
+        conn.execute("UPDATE products SET price = 99 WHERE tenant_id = %(t)s AND sku = 'K-1'", {"t": shop.tenant_id})
+        conn.execute("UPDATE product_barcodes SET product_id = (SELECT product_id FROM products WHERE tenant_id = %(t)s"
+                     " AND sku = 'K-3') WHERE tenant_id = %(t)s AND barcode = 'K2'", {"t": shop.tenant_id})
+    data = tmp_path / "agent"
+    small_pages = {"MAKHZAN_AGENT_CATALOG_PAGE": "50"}
+    rng = random.Random(9)
+    cursors = []
+    for _ in range(4):
+        agent = AgentProcess(central.url, till.key, data, env=small_pages).start()
+        agents.append(agent)
+        time.sleep(rng.uniform(0.1, 0.6))
+        agent.kill()
+        with contextlib.closing(sqlite3.connect(data / "agent.sqlite3")) as killed:
+            row = killed.execute("SELECT value FROM meta WHERE key = 'catalog_cursor'").fetchone()
+            cursors.append(int(row[0]) if row else 0)
+    agent = AgentProcess(central.url, till.key, data, env=small_pages).start()
+    agents.append(agent)
+    status = agent.wait_for("the whole catalog", lambda s: s["products"] == 5000 and s["last_sync_at"] is not None,
+                            timeout=120)
+    feed = shop.admin.ok("GET", f"/catalog/changes?since={status['catalog_cursor']}")
+    assert feed["changes"] == []
+    # The kills did land in the middle of the load.
+    assert any(0 < c < int(status["catalog_cursor"]) for c in cursors), cursors
+    with psycopg.connect(app_database) as conn:
+        expected = {(code, sku, str(price)) for code, sku, price in conn.execute(
+            "SELECT b.barcode, p.sku, p.price FROM product_barcodes b JOIN products p USING (tenant_id, product_id) "
+            "WHERE b.tenant_id = %s", (shop.tenant_id,))}
+    local = sqlite3.connect(data / "agent.sqlite3")
+    got = {(code, sku, price) for code, sku, price in local.execute(
+        "SELECT b.barcode, p.sku, p.price FROM barcodes b JOIN products p USING (product_id)")}
+    local.close()
+    assert got == expected
+    assert agent.http.get("/api/v1/scan/K2").json()["product"]["sku"] == "K-3"
+    assert agent.http.get("/api/v1/scan/K1").json()["product"]["price"] == "99.000"

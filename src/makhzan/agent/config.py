@@ -47,6 +47,7 @@ class AgentConfig:
                 backoff_base=number("BACKOFF_BASE", defaults.backoff_base),
                 backoff_max=number("BACKOFF_MAX", defaults.backoff_max),
                 batch_size=int(number("BATCH_SIZE", defaults.batch_size)),
+                catalog_page=int(number("CATALOG_PAGE", defaults.catalog_page)),
                 stock_seconds=number("STOCK_SECONDS", defaults.stock_seconds),
             ),
         )
