@@ -47,6 +47,8 @@ def page_context(request: Request) -> dict[str, Any]:
         "date_time": partial(i18n.date_time, lang),
         "user": getattr(request.state, "web_user", None),
         "path": request.url.path,
+        # Where the language switch comes back to: this page, with its query.
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "backoffice_nav": _nav(request),
     }
 
