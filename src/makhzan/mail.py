@@ -94,7 +94,11 @@ async def send(email: dict[str, Any], settings: Settings) -> tuple[bool, int | N
         return False, None, "e-mail is not enabled for this business"
     if not host_allowed(email["smtp_host"], settings.smtp_allowed_hosts):
         return False, None, "SMTP host not allowed by MAKHZAN_SMTP_ALLOWED_HOSTS"
-    message = compose(email, datetime.now(UTC))
+    try:
+        message = compose(email, datetime.now(UTC))
+    except (ValueError, KeyError, TypeError) as exc:
+        # One malformed row must not sink its batch (the others' outcomes would go unrecorded).
+        return False, None, f"could not compose the message: {type(exc).__name__}: {exc}"[:500]
     security = email["security"]
     try:
         async with asyncio.timeout(session_seconds(settings)):
