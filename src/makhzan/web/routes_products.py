@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any
 from uuid import UUID
 
@@ -47,10 +48,11 @@ def _form_product(form: Any) -> dict[str, Any]:
                             ("sku", "name", "name_ar", "base_unit", "price", "currency", "low_stock_threshold")}
     body["name_ar"] = body["name_ar"] or None
     body["active"] = form.get("active") == "on"
-    rows = zip(form.getlist("barcode"), form.getlist("unit"), form.getlist("factor"), form.getlist("kind"),
-               strict=False)
+    # Padded, not cut short: a form missing a column must not drop the codes listed in the others.
+    rows = zip_longest(form.getlist("barcode"), form.getlist("unit"), form.getlist("factor"), form.getlist("kind"),
+                       fillvalue="")
     body["barcodes"] = [{"barcode": code.strip(), "unit": unit.strip() or "piece", "factor": factor.strip() or "1",
-                         "kind": kind} for code, unit, factor, kind in rows if code.strip()]
+                         "kind": kind or "gs1"} for code, unit, factor, kind in rows if code.strip()]
     return body
 
 

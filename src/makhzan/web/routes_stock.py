@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import zip_longest
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -202,7 +203,7 @@ def _label(product: dict[str, Any], request: Request) -> str:
 
 
 def _lines(form: Any) -> list[dict[str, str]]:
-    rows = zip(form.getlist("barcode"), form.getlist("quantity"), form.getlist("label"), strict=False)
+    rows = zip_longest(form.getlist("barcode"), form.getlist("quantity"), form.getlist("label"), fillvalue="")
     return [{"barcode": b, "quantity": q.strip(), "label": label} for b, q, label in rows if b.strip()]
 
 
