@@ -616,3 +616,30 @@ def test_agent_killed_while_loading_the_catalog_ends_with_central_s_catalog(
     assert got == expected
     assert agent.http.get("/api/v1/scan/K2").json()["product"]["sku"] == "K-3"
     assert agent.http.get("/api/v1/scan/K1").json()["product"]["price"] == "99.000"
+
+
+def test_several_tills_reconnect_at_once_and_every_sale_lands_once(
+        central: ServerProcess, app_database: str, agents: list[AgentProcess], proxy: Proxy, tmp_path: Path) -> None:
+    shop, _, product = till_shop(central, app_database, stock="30")
+    code = product["barcodes"][0]["barcode"]
+    tills = [start_agent(agents, proxy.url, shop.key("cashier", shop.store).key, tmp_path / f"till-{n}")
+             for n in range(4)]
+    for till in tills:
+        synced(till)
+    proxy.set_mode("down")
+    sold: list[str] = []
+    for till in tills:
+        for _ in range(15):
+            response = till.sell([{"barcode": code}])
+            assert response.status_code == 201 and response.json()["offline"] is True, response.text
+            sold.append(response.json()["id"])
+    proxy.set_mode("pass")
+    for till in tills:
+        till.wait_for("an empty outbox", lambda s: s["pending_sales"] == 0, timeout=60)
+    assert sale_count(app_database, shop.tenant_id) == 60
+    assert movements_of(app_database, shop.tenant_id, product["id"]) == 60
+    # 60 sold from 30: the goods are gone, so every sale applied and the shortfall is on record.
+    assert shop.level(product["id"]) == Decimal("-30")
+    shortfalls = shop.admin.ok("GET", "/conflicts?status=open&limit=500")["conflicts"]
+    assert len(shortfalls) == 30 and {c["kind"] for c in shortfalls} == {"insufficient_stock"}
+    assert ledger_drift(app_database) == []
