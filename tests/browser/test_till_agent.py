@@ -106,5 +106,22 @@ def test_a_till_on_the_agent_keeps_selling_while_central_is_down(page: Any, cent
 
         status = agent.status()
         assert status["online"] is False and status["pending_sales"] == 1
+
+        # The terminal's screen in Arabic, offline too (every asset is local).
+        page.click("a.lang-switch")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("#banner")).to_contain_text("غير متصل")
+
+        # Central comes back at the same address: the sale syncs and the banner clears.
+        revived = ServerProcess(app_database)
+        revived.port, revived.url = central.port, central.url
+        revived.start()
+        try:
+            expect(page.locator("#banner")).to_have_attribute("data-online", "true", timeout=30_000)
+            expect(page.locator("#pending")).to_have_attribute("data-count", "0", timeout=30_000)
+            assert shop.level(water["id"]) == Decimal("7")
+            assert shop.level(cheese["id"]) == Decimal("2.500")
+        finally:
+            revived.kill()
     finally:
         agent.kill()
