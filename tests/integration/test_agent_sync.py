@@ -232,15 +232,20 @@ def test_online_scan_and_sale_go_through_central(central: ServerProcess, app_dat
     assert sold.status_code == 201, sold.text
     assert sold.json()["offline"] is False and sold.json()["total"] == "2.500"
     assert shop.level(product["id"]) == Decimal("3")
+    assert agent.http.get(f"/api/v1/sales/{sold.json()['id']}").json()["lines"] == sold.json()["lines"]
+    # A sale made at another till is asked of central.
+    elsewhere = till.ok("POST", "/sales", {"id": str(uuid.uuid4()), "lines": [{"barcode": code}]}, 201)
+    assert agent.http.get(f"/api/v1/sales/{elsewhere['id']}").json()["total"] == elsewhere["total"]
+    assert agent.http.get(f"/api/v1/sales/{uuid.uuid4()}").status_code == 404
     # Retried: the same answer, nothing sold twice.
     again = agent.sell([{"barcode": code, "quantity": "2"}], sale_id=sold.json()["id"])
     assert again.status_code == 200 and again.json()["lines"] == sold.json()["lines"]
     # Central's refusal reaches the POS program as it is, and nothing is kept to sync.
     refused = agent.sell([{"barcode": code, "quantity": "4"}])
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "insufficient_stock"
-    assert refused.json()["error"]["details"]["lines"][0]["available"] == "3.000"
+    assert refused.json()["error"]["details"]["lines"][0]["available"] == "2.000"
     assert agent.status()["pending_sales"] == 0
-    assert shop.level(product["id"]) == Decimal("3")
+    assert shop.level(product["id"]) == Decimal("2")
     # Bad input is refused locally with the API's error shape.
     bad = agent.http.post("/api/v1/sales", json={"id": "nope", "lines": []})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_request"

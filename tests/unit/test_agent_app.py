@@ -63,6 +63,10 @@ def test_unreachable_central_means_an_offline_sale_written_before_the_answer(age
     assert store.counts(other)["pending_sales"] == 1
     again = agent.post("/api/v1/sales", json={"id": sale_id, "lines": [{"barcode": CODE, "quantity": 2}]})
     assert again.status_code == 200 and again.json() == body
+    assert agent.get(f"/api/v1/sales/{sale_id}").json() == body
+    # Unknown here, and central cannot be asked.
+    assert agent.get(f"/api/v1/sales/{uuid.uuid4()}").status_code == 404
+    assert agent.get("/api/v1/sales/not-a-uuid").status_code == 422
     reused = agent.post("/api/v1/sales", json={"id": sale_id, "lines": [{"barcode": CODE}]})
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_conflict"
     status = agent.get("/agent/status").json()

@@ -14,6 +14,7 @@ import logging
 import re
 import sqlite3
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -103,6 +104,24 @@ async def sale_route(body: SaleIn, request: Request) -> Response:
     priced = pricing.price_offline(agent.conn, body, agent.rules, location_id=location)
     answer = outbox.record_offline(agent.conn, body, priced)
     return Response(answer.body, status_code=answer.status, media_type="application/json")
+
+
+@router.get("/api/v1/sales/{sale_id}", tags=["till"])
+async def get_sale_route(sale_id: uuid.UUID, request: Request) -> Response:
+    """A sale this till made (as answered), else central's record of it; 404 until there is one."""
+    agent = _agent(request)
+    body = outbox.answer_of(agent.conn, str(sale_id))
+    if body is not None:
+        return Response(body, media_type="application/json")
+    if _worth_forwarding(agent):
+        try:
+            reply = await agent.central.get_sale(str(sale_id))
+        except CentralUnavailable as exc:
+            agent.state.mark_offline(str(exc))
+        else:
+            return Response(reply.body, status_code=reply.status, media_type="application/json")
+    raise errors.NotFound("Sale not found at this terminal, and the server cannot be asked now.",
+                          {"id": str(sale_id)})
 
 
 def _worth_forwarding(agent: Agent) -> bool:

@@ -65,6 +65,9 @@ class Central:
         """A sale taken online, with the short timeout the till can afford to wait."""
         return await self._request("POST", "/sales", content=body, timeout=self.forward_timeout)
 
+    async def get_sale(self, sale_id: str) -> Reply:
+        return await self._request("GET", f"/sales/{sale_id}", timeout=self.forward_timeout)
+
     async def catalog_changes(self, since: str, limit: int) -> dict[str, Any]:
         reply = await self._request("GET", "/catalog/changes", params={"since": since, "limit": str(limit)})
         if reply.status != 200:

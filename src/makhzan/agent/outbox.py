@@ -47,6 +47,11 @@ def answered(conn: sqlite3.Connection, sale: SaleIn) -> Answer | None:
     return Answer(200, row[1].encode("utf-8"))
 
 
+def answer_of(conn: sqlite3.Connection, sale_id: str) -> bytes | None:
+    row = conn.execute("SELECT body FROM answered_sales WHERE sale_id = ?", (sale_id,)).fetchone()
+    return row[0].encode("utf-8") if row else None
+
+
 def remember_online(conn: sqlite3.Connection, sale: SaleIn, body: bytes, location_id: str | None) -> None:
     """Keep central's answer to a forwarded sale, and the levels it reported, for retries and scans."""
     try:
