@@ -8,6 +8,7 @@ XLSX every text cell is written with the string type, which Excel and LibreOffic
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import tempfile
@@ -49,14 +50,13 @@ def row_of(product: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def products(read: Read, tenant_id: UUID) -> AsyncIterator[dict[str, Any]]:
-    """Every product in SKU order, a page per read so that a large catalogue never sits in memory."""
+async def pages(read: Read, tenant_id: UUID) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every product in SKU order as export rows, a page per read: a large catalogue never sits in memory."""
     after = ""
     while True:
         page: list[dict[str, Any]] = await read(
             lambda conn, after=after: catalog.list_products(conn, tenant_id, after, PAGE))
-        for product in page:
-            yield row_of(product)
+        yield [row_of(product) for product in page]
         if len(page) < PAGE:
             return
         after = page[-1]["sku"]
@@ -71,53 +71,71 @@ def csv_safe(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-async def csv_chunks(rows: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+async def csv_chunks(rows: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
     """UTF-8 with a BOM: without it Excel reads the file in the ANSI code page and Arabic turns to noise."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     yield b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-    async for row in rows:
+    async for page in rows:
         out.seek(0)
         out.truncate()
-        writer.writerow([csv_safe(row[c]) for c in COLUMNS])
+        writer.writerows([csv_safe(row[c]) for c in COLUMNS] for row in page)
         yield out.getvalue().encode("utf-8")
 
 
-async def xlsx_file(rows: AsyncIterator[dict[str, Any]]) -> tempfile.SpooledTemporaryFile[bytes]:
-    """The workbook in a spooled temporary file (memory for small catalogues, disk for large)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+class _Workbook:
+    """A write-only workbook filled a page at a time (openpyxl is CPU work: callers run it in a thread)."""
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("Products")
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
+    def __init__(self) -> None:
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
 
-    def cell(value: Any) -> WriteOnlyCell:
+        self._cell = WriteOnlyCell
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("Products")
+        self.sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        header = []
+        for name in COLUMNS:
+            head = WriteOnlyCell(self.sheet, value=name)
+            head.font = bold
+            header.append(head)
+        self.sheet.append(header)
+
+    def value(self, value: Any) -> Any:
         if isinstance(value, Decimal):
-            number = WriteOnlyCell(sheet, value=value.quantize(_THOUSANDTHS))
+            number = self._cell(self.sheet, value=value.quantize(_THOUSANDTHS))
             number.number_format = "0.000"
             return number
-        text = WriteOnlyCell(sheet, value=None)
-        if value is not None:
-            # Assigned after construction and typed "s": openpyxl would otherwise store text
-            # starting with "=" as a formula.
-            text._value = str(value)
+        if isinstance(value, str) and value.startswith("="):
+            # Typed "s" by hand: openpyxl stores any text starting with "=" as a formula. Other
+            # text is always a string cell, which no spreadsheet evaluates.
+            text = self._cell(self.sheet, value=None)
+            text._value = value
             text.data_type = "s"
-        return text
+            return text
+        return value
 
-    header = []
-    for name in COLUMNS:
-        head = WriteOnlyCell(sheet, value=name)
-        head.font = bold
-        header.append(head)
-    sheet.append(header)
-    async for row in rows:
-        sheet.append([cell(row[c]) for c in COLUMNS])
-    # Handed to the response, which reads it to the end; closed when garbage collected.
-    out: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
-    book.save(out)
-    out.seek(0)
-    return out
+    def append(self, page: list[dict[str, Any]]) -> None:
+        for row in page:
+            self.sheet.append([self.value(row[c]) for c in COLUMNS])
+
+    def save(self) -> tempfile.SpooledTemporaryFile[bytes]:
+        # Handed to the response, which reads it to the end; closed when garbage collected.
+        out: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
+        self.book.save(out)
+        out.seek(0)
+        return out
+
+
+async def xlsx_file(rows: AsyncIterator[list[dict[str, Any]]]) -> tempfile.SpooledTemporaryFile[bytes]:
+    """The workbook in a spooled temporary file (memory for small catalogues, disk for large).
+
+    Each page is written in a worker thread, so the server keeps answering tills meanwhile.
+    """
+    workbook = await asyncio.to_thread(_Workbook)
+    async for page in rows:
+        await asyncio.to_thread(workbook.append, page)
+    return await asyncio.to_thread(workbook.save)

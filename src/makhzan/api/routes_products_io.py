@@ -115,7 +115,7 @@ async def export_file(reader: product_export.Read, tenant_id: UUID, file_format:
     """The export download, shared with the back office's Export button."""
     name = f"products-{datetime.now(UTC):%Y-%m-%d}.{file_format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
-    rows = product_export.products(reader, tenant_id)
+    rows = product_export.pages(reader, tenant_id)
     if file_format == "xlsx":
         workbook = await product_export.xlsx_file(rows)
         return StreamingResponse(iter(lambda: workbook.read(64 * 1024), b""), media_type=_XLSX, headers=disposition)
