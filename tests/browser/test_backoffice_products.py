@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
+from stdnum import ean
 
 from tests.browser.helpers import sign_in_with_key
 from tests.support import Shop, ean13
@@ -92,3 +93,17 @@ def test_products_page_in_arabic_is_right_to_left(page: Any, shop: Shop, artifac
     expect(page.locator("h1")).to_have_text("الأصناف")
     expect(page.locator("a[href='/products/import']")).to_have_text("استيراد الأصناف")
     page.screenshot(path=str(artifacts / "backoffice-products-ar.png"), full_page=True)
+
+
+def test_goods_without_a_code_get_an_in_store_ean13_and_a_label(page: Any, shop: Shop) -> None:
+    bulk = shop.product(name="Sumac (loose)", name_ar="سماق", unit="kg", price="12", barcodes=[])
+    sign_in_with_key(page, shop.server_url, shop.admin.key)
+    page.goto(f"{shop.server_url}/products/{bulk['id']}")
+    expect(page.locator("img.label-preview")).to_have_count(0)
+    page.click("#store-code-form button")
+    expect(page.locator("img.label-preview")).to_be_visible()
+    (code,) = [b["barcode"] for b in shop.admin.ok("GET", f"/products/{bulk['id']}")["barcodes"]]
+    # An EAN-13 in GS1's in-store range, outside the default scale rule (21...), that the till scans.
+    assert len(code) == 13 and code.startswith("20") and ean.is_valid(code)
+    assert shop.admin.ok("GET", f"/scan/{code}?location_id={shop.store}")["product"]["id"] == bulk["id"]
+    assert shop.admin.get(f"/products/{bulk['id']}/label.svg").status_code == 200

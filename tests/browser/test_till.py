@@ -155,6 +155,28 @@ def test_a_lost_answer_is_retried_after_a_reload_under_the_same_id_and_sold_once
     assert shop.level(oil["id"]) == Decimal("8")
 
 
+def test_a_sale_paid_in_pounds_is_priced_like_the_server_prices_it(page: Any, shop: Shop) -> None:
+    coffee = stocked_product(shop, stock="10", price="4.333")
+    open_till(page, shop)
+    scan(page, coffee["barcodes"][0]["barcode"])
+    scan(page, coffee["barcodes"][0]["barcode"])
+    expect(page.locator("#total")).to_have_text("$8.67")  # 8.666 rounded once to the cent
+    page.click("[data-pay-in=LBP]")
+    expect(page.locator("[data-pay-in=LBP]")).to_have_attribute("aria-pressed", "true")
+    shown = page.locator("#total").inner_text()
+    assert "775,607" in shown  # 2 × 387,803.5 (4.333 × 89,500)
+    with page.expect_response("**/api/v1/sales") as answer:
+        page.click("#complete")
+    sale = answer.value.json()
+    assert sale["currency"] == "LBP" and Decimal(sale["total"]) == Decimal("775607")
+    assert Decimal(sale["exchange_rate"]) == Decimal("89500")
+    expect(page.locator("#message")).to_contain_text("775,607")
+    # The next customer starts in the shop's own currency again.
+    scan(page, coffee["barcodes"][0]["barcode"])
+    expect(page.locator("[data-pay-in=USD]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#total")).to_have_text("$4.33")
+
+
 def test_a_scan_while_the_sale_is_recorded_starts_the_next_basket(page: Any, shop: Shop) -> None:
     tea = stocked_product(shop, stock="10", price="3.000")
     sugar = stocked_product(shop, stock="10", price="1.000")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from makhzan import catalog, errors, product_import, units
+from makhzan import catalog, errors, labels, product_import, units
 from makhzan.api.routes_products_io import read_upload, transactor
 from makhzan.api.state import read, transact
 from makhzan.models import ProductIn, ProductPatch
@@ -132,4 +132,12 @@ async def update_product(product_id: UUID, request: Request, user: SessionUser =
         if isinstance(exc, errors.NotFound):
             raise
         return _edit_page(request, {**body, "id": product_id}, new=False, problems=_problems(exc), status_code=422)
+    return RedirectResponse(f"/products/{product_id}?saved=1", status_code=303)
+
+
+@router.post("/products/{product_id}/store-code")
+async def give_store_code(product_id: UUID, request: Request, user: SessionUser = Depends(auth.admin)) -> Response:
+    """An in-store EAN-13 for goods without a manufacturer's code, so that a label can be printed."""
+    who = user.principal
+    await transact(request, who, lambda conn: labels.assign_store_code(conn, who.tenant_id, product_id))
     return RedirectResponse(f"/products/{product_id}?saved=1", status_code=303)

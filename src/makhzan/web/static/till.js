@@ -19,7 +19,8 @@
     lines: [],            // {key, barcode, product, unit, perScan, count, stock, stockAsOf, threshold, error}
     attempt: null,        // {id, body} of the sale being completed: resent unchanged on retry
     done: null,           // the last completed sale, until the next scan starts a basket
-    currency: null,       // the sale currency (the tenant's base currency)
+    currency: null,       // the sale currency: the tenant's base currency unless the cashier switches
+    baseCurrency: "USD",
     rate: null,           // LBP per USD, thousandths
     online: true,
     pending: 0
@@ -128,7 +129,12 @@
   }
 
   function baseQuantity(line) { return mul(line.perScan, line.count); }
-  function lineTotal(line) { return mul(baseQuantity(line), unitPrice(line)); }
+  function lineTotal(line) {
+    // As the server prices it: quantity × unit price, rounded once (half up) to the currency's
+    // smallest coin (a cent; a whole pound).
+    var coin = (state.currency || line.product.currency) === "LBP" ? SCALE : 10n;
+    return divRound(baseQuantity(line) * unitPrice(line), coin * SCALE) * coin;
+  }
 
   function inBasket(productId) {
     return state.lines.reduce(function (sum, line) {
@@ -148,6 +154,7 @@
       state.done = null;
       state.lines = [];
       state.attempt = null;
+      state.currency = state.baseCurrency;
       say("", "");
     }
   }
@@ -240,7 +247,7 @@
           BIG.forEach(function (k) { copy[k] = line[k] === null ? null : String(line[k]); });
           return copy;
         }),
-        attempt: state.attempt, done: state.done
+        attempt: state.attempt, done: state.done, currency: state.currency
       }));
     } catch (e) { /* storage full or disabled: the till works without it */ }
   }
@@ -255,6 +262,7 @@
       });
       state.attempt = saved.attempt || null;
       state.done = saved.done || null;
+      state.currency = saved.currency || null;
     } catch (e) {
       state.lines = [];
     }
@@ -338,9 +346,15 @@
     });
     $("empty").hidden = state.lines.length > 0;
     drawTotals(state.done ? dec(state.done.total) : total, state.done ? state.done.currency : state.currency);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-pay-in]"), function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.payIn === shownCurrency()));
+      button.disabled = !!state.done;
+    });
     $("complete").disabled = !sellable();
     save();
   }
+
+  function shownCurrency() { return (state.done ? state.done.currency : state.currency) || "USD"; }
 
   function drawTotals(total, currency) {
     currency = currency || "USD";
@@ -473,6 +487,7 @@
     state.lines = [];
     state.done = null;
     state.attempt = null;
+    state.currency = state.baseCurrency;
     say("", "");
     render();
     refocus();
@@ -588,6 +603,15 @@
     inQueue(function () { return complete().then(refocus); });
   });
   $("new-sale").addEventListener("click", newSale);
+  Array.prototype.forEach.call(document.querySelectorAll("[data-pay-in]"), function (button) {
+    button.addEventListener("click", function () {
+      if (state.done || state.currency === button.dataset.payIn) return;
+      // Another currency is another sale body: a pending attempt's id is not reused.
+      state.currency = button.dataset.payIn;
+      changed();
+      refocus();
+    });
+  });
   if (locationSelect) {
     var saved = window.localStorage && localStorage.getItem("makhzan.till.location");
     if (saved && Array.prototype.some.call(locationSelect.options, function (o) { return o.value === saved; })) {
@@ -604,7 +628,9 @@
   function loadSettings() {
     return api("GET", "/api/v1/settings").then(function (reply) {
       if (reply.ok && reply.data) {
-        state.currency = reply.data.base_currency || state.currency || "USD";
+        var first = state.currency === null;
+        state.baseCurrency = reply.data.base_currency || state.baseCurrency;
+        if (first) state.currency = state.baseCurrency;
         state.rate = reply.data.lbp_rate ? dec(reply.data.lbp_rate) : state.rate;
         render();
       }
@@ -627,7 +653,6 @@
   // The rate of the day can change while the till is open.
   setInterval(loadSettings, 60000);
 
-  state.currency = "USD";
   restore();
   render();
   loadSettings();
