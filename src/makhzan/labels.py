@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -24,9 +25,12 @@ from uuid import UUID
 from xml.sax.saxutils import escape, quoteattr
 
 import barcode as barcode_lib
+from stdnum import ean
 
 from makhzan import catalog, errors, tenancy
 from makhzan.db import Connection
+from makhzan.models import BarcodeIn, ProductPatch
+from makhzan.queries import Q
 
 WIDTH_MM = Decimal("63.5")
 HEIGHT_MM = Decimal("38.1")
@@ -121,6 +125,34 @@ async def labels_for(conn: Connection, tenant_id: UUID, product_ids: list[UUID])
                                          code, symbology, modules)
         result.append(products[product_id])
     return result
+
+
+# In-store EAN-13 codes: GS1 keeps prefixes 20-29 for use inside one company. A code must not
+# fall under one of the tenant's scale-label rules (21... by default), which the till would
+# read as a weight; 20 is tried first, then the other prefixes no rule claims.
+_STORE_PREFIXES = ("20", "22", "23", "24", "25", "26", "27", "28", "29")
+_STORE_CODE_TRIES = 20
+
+
+async def assign_store_code(conn: Connection, tenant_id: UUID, product_id: UUID) -> str:
+    """Give a product without a manufacturer's code an in-store EAN-13, kept with its other codes."""
+    product = await catalog.get_product(conn, tenant_id, product_id)
+    cur = await conn.execute(Q.list_barcode_rules, {"tenant_id": tenant_id})
+    rule_prefixes = [row["prefix"] for row in await cur.fetchall()]
+    free = [p for p in _STORE_PREFIXES if not any(p.startswith(r) or r.startswith(p) for r in rule_prefixes)]
+    if not free:
+        raise errors.Conflict("Every in-store prefix (20-29) is taken by a scale-label rule; type an internal code.")
+    for _ in range(_STORE_CODE_TRIES):
+        body = free[0] + f"{secrets.randbelow(10**10):010d}"
+        code = body + ean.calc_check_digit(body)
+        cur = await conn.execute(Q.barcode_owners, {"tenant_id": tenant_id, "barcodes": [code]})
+        if await cur.fetchone() is None:
+            break
+    else:
+        raise errors.ServiceBusy("Could not find a free in-store code; try again.")
+    codes = [BarcodeIn(**b) for b in product["barcodes"]] + [BarcodeIn(barcode=code, unit="piece", kind="gs1")]
+    await catalog.update_product(conn, tenant_id, product_id, ProductPatch(barcodes=codes))
+    return code
 
 
 def bars(modules: str) -> list[tuple[int, int]]:
