@@ -24,7 +24,7 @@ from makhzan.db import Connection
 from makhzan.queries import Q
 
 SESSION_COOKIE = "makhzan_session"
-SESSION_SECONDS = 12 * 3600  # one working day; a till signs in again each morning
+SESSION_SECONDS = 16 * 3600  # a long shop day; a till signs in again each morning
 MIN_PASSWORD_LENGTH = 8
 # The scope of the one query made before the tenant is known (the shop code lookup, which
 # runs as its SECURITY DEFINER function): no tenant, so row-level security hides every row.
