@@ -52,7 +52,7 @@ def test_import_a_csv_with_two_bad_rows_shows_them_on_the_page(page: Any, shop: 
     assert not [p for p in shop.admin.ok("GET", f"/products?q=C-{tag}")["products"] if p["sku"] == f"C-{tag}"]
 
 
-def test_create_a_product_with_a_case_barcode_then_see_its_label(page: Any, shop: Shop) -> None:
+def test_create_a_product_with_a_case_barcode_then_see_its_label(page: Any, shop: Shop, artifacts: Path) -> None:
     sku = f"NEW-{uuid.uuid4().hex[:6]}"
     unit, case = ean13(), ean13("7")
     sign_in_with_key(page, shop.server_url, shop.admin.key)
@@ -77,6 +77,7 @@ def test_create_a_product_with_a_case_barcode_then_see_its_label(page: Any, shop
     expect(label).to_be_visible()
     assert page.evaluate("img => img.naturalWidth", label.element_handle()) > 0
 
+    page.screenshot(path=str(artifacts / "backoffice-product-en.png"), full_page=True)
     # A bad check digit is refused on the page, with the form kept.
     form = page.locator("#product-form")
     form.locator("input[name=barcode]").nth(0).fill(unit[:-1] + str((int(unit[-1]) + 1) % 10))

@@ -71,7 +71,7 @@ def test_ledger_shows_the_running_balance_and_a_chart(page: Any, shop: Shop, art
     page.screenshot(path=str(artifacts / "backoffice-ledger-en.png"), full_page=True)
 
 
-def test_receive_goods_by_scanning(page: Any, shop: Shop) -> None:
+def test_receive_goods_by_scanning(page: Any, shop: Shop, artifacts: Path) -> None:
     tea = stocked_product(shop, stock="0", price="2.000", case=True)
     sign_in_with_key(page, shop.server_url, shop.admin.key)
     page.goto(f"{shop.server_url}/stock/receive")
@@ -88,6 +88,7 @@ def test_receive_goods_by_scanning(page: Any, shop: Shop) -> None:
     expect(rows).to_have_count(2)
     page.select_option("#document-form select[name=location_id]", shop.store)
     page.fill("#document-form input[name=supplier]", "Al Wadi")
+    page.screenshot(path=str(artifacts / "backoffice-receive-en.png"), full_page=True)
     sent = page.evaluate("new URLSearchParams(new FormData(document.getElementById('document-form'))).toString()")
     page.click("[data-testid=post-document]")
     expect(page.locator("#doc-done")).to_contain_text("26")

@@ -197,6 +197,29 @@ def test_a_scan_while_the_sale_is_recorded_starts_the_next_basket(page: Any, sho
     assert shop.level(tea["id"]) == Decimal("9") and shop.level(sugar["id"]) == Decimal("10")
 
 
+def test_an_ended_session_goes_to_sign_in_and_comes_back_to_the_basket(page: Any, shop: Shop) -> None:
+    key = cashier_key(shop)
+    rice = stocked_product(shop, stock="10", price="2.000")
+    sign_in_with_key(page, shop.server_url, key)
+    expect(page.locator("#rate")).to_contain_text("89,500")
+    scan(page, rice["barcodes"][0]["barcode"])
+    scan(page, rice["barcodes"][0]["barcode"])
+    # The session ends behind the till's back (signed out from elsewhere).
+    page.evaluate("fetch('/signout', {method: 'POST'})")
+    page.click("#complete")
+    expect(page.locator("#message")).to_contain_text("signed out")
+    expect(page).to_have_url(re.compile(r"/signin\?next=/till$"))
+    assert shop.level(rice["id"]) == Decimal("10")
+    page.locator("#signin-key").evaluate("form => form.closest('details').open = true")
+    page.fill("#signin-key input[name=key]", key)
+    page.click("#signin-key button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/till$"))
+    expect(line(page, rice).locator("input.qty")).to_have_value("2")
+    page.click("#complete")
+    expect(page.locator("#message")).to_contain_text("Sale complete")
+    assert shop.level(rice["id"]) == Decimal("8")
+
+
 def test_arabic_till_is_right_to_left(page: Any, shop: Shop, artifacts: Path) -> None:
     milk = stocked_product(shop, stock="30", price="1.250", name="Milk 1L", name_ar="حليب ١ لتر", threshold="29")
     cheese, code = weighed_product(shop, stock="5", name="Akkawi cheese", name_ar="جبنة عكاوي")

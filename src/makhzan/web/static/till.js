@@ -107,7 +107,12 @@
 
   function errorText(reply) {
     if (reply.status === 0) return t("till.no_connection");
-    if (reply.status === 401) return t("till.signed_out");
+    if (reply.status === 401) {
+      // The session ended (a long day, or signed out elsewhere): to the sign-in page and back.
+      // The basket is kept in this browser meanwhile.
+      if (!AGENT) setTimeout(function () { window.location.href = "/signin?next=/till"; }, 1500);
+      return t("till.signed_out");
+    }
     var error = (reply.data && reply.data.error) || {};
     var known = {unknown_barcode: "till.unknown_barcode", invalid_barcode: "till.invalid_barcode",
                  product_inactive: "till.product_inactive", forbidden: "till.forbidden"};
@@ -472,8 +477,9 @@
         // Nothing was written: the basket can change and go again under a new id.
         state.attempt = null;
         say(t("till.insufficient") + " " + parts.join(" "), "error");
-      } else if (reply.status === 0) {
-        // Unanswered: the same id and body go again on retry, so it is never sold twice.
+      } else if (reply.status === 0 || reply.status >= 500) {
+        // Unanswered (or a gateway's error, which may come after the sale committed): the same
+        // id and body go again on retry, so it is never sold twice.
         say(t("till.retry"), "error");
       } else {
         state.attempt = null;
