@@ -56,8 +56,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public
 AS $$
     SELECT CASE WHEN count(*) = 1 THEN min(tenant_id::text)::uuid END
     FROM (SELECT tenant_id FROM tenants
-          WHERE code ~ '^[0-9a-f]{12}$'
-            AND tenant_id BETWEEN rpad(code, 32, '0')::uuid AND rpad(code, 32, 'f')::uuid
+          -- A malformed code gives NULL bounds (no row) rather than a cast error.
+          WHERE tenant_id BETWEEN (CASE WHEN code ~ '^[0-9a-f]{12}$' THEN rpad(code, 32, '0') END)::uuid
+                              AND (CASE WHEN code ~ '^[0-9a-f]{12}$' THEN rpad(code, 32, 'f') END)::uuid
           LIMIT 2) AS candidates
 $$;
 
