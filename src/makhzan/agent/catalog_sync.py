@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from makhzan.agent import store
+from makhzan.agent.store import AQ
 from makhzan.text import normalize_for_search
 
 CURSOR = "catalog_cursor"
@@ -38,36 +39,19 @@ def apply_page(conn: sqlite3.Connection, changes: list[dict[str, Any]], next_cur
     with store.transaction(conn):
         # Entities of different kinds do not depend on each other's order (a barcode names its
         # product by id), so each kind is applied in bulk; within a kind the feed order holds.
-        conn.executemany(
-            """INSERT INTO products (product_id, sku, name, name_ar, base_unit, price, currency,
-                                     low_stock_threshold, active, search_text)
-               VALUES (:id, :sku, :name, :name_ar, :base_unit, :price, :currency,
-                       :low_stock_threshold, :active, :search_text)
-               ON CONFLICT (product_id) DO UPDATE SET
-                   sku = excluded.sku, name = excluded.name, name_ar = excluded.name_ar,
-                   base_unit = excluded.base_unit, price = excluded.price, currency = excluded.currency,
-                   low_stock_threshold = excluded.low_stock_threshold, active = excluded.active,
-                   search_text = excluded.search_text""",
-            products,
-        )
+        conn.executemany(AQ.upsert_product, products)
         for code, data in barcodes:
             if data is None:
-                conn.execute("DELETE FROM barcodes WHERE barcode = ?", (code,))
+                conn.execute(AQ.delete_barcode, (code,))
             else:
-                conn.execute(
-                    """INSERT INTO barcodes (barcode, product_id, unit, factor, kind) VALUES (?, ?, ?, ?, ?)
-                       ON CONFLICT (barcode) DO UPDATE SET product_id = excluded.product_id,
-                           unit = excluded.unit, factor = excluded.factor, kind = excluded.kind""",
-                    (code, str(data["product_id"]), data.get("unit") or "piece", str(data.get("factor") or "1"),
-                     data.get("kind") or "gs1"),
-                )
+                conn.execute(AQ.upsert_barcode, (code, str(data["product_id"]), data.get("unit") or "piece",
+                                                 str(data.get("factor") or "1"), data.get("kind") or "gs1"))
         for prefix, data in rules:
             if data is None:
-                conn.execute("DELETE FROM barcode_rules WHERE prefix = ?", (prefix,))
+                conn.execute(AQ.delete_barcode_rule, (prefix,))
             else:
-                conn.execute("INSERT OR REPLACE INTO barcode_rules (prefix, pattern) VALUES (?, ?)",
-                             (prefix, data["pattern"]))
-        conn.executemany("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", settings)
+                conn.execute(AQ.upsert_barcode_rule, (prefix, data["pattern"]))
+        conn.executemany(AQ.upsert_setting, settings)
         store.set_meta(conn, CURSOR, str(next_cursor))
     return len(changes)
 

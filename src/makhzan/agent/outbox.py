@@ -19,6 +19,7 @@ from typing import Any
 from makhzan import errors
 from makhzan.agent import store
 from makhzan.agent.pricing import OfflineSale
+from makhzan.agent.store import AQ
 from makhzan.api.json import dumps
 from makhzan.models import SaleIn
 
@@ -39,7 +40,7 @@ def request_hash(sale: SaleIn) -> str:
 
 def answered(conn: sqlite3.Connection, sale: SaleIn) -> Answer | None:
     """The answer already given for this sale id (a retry gets 200 and the same sale)."""
-    row = conn.execute("SELECT request_hash, body FROM answered_sales WHERE sale_id = ?", (str(sale.id),)).fetchone()
+    row = conn.execute(AQ.answered_sale, (str(sale.id),)).fetchone()
     if row is None:
         return None
     if row[0] != request_hash(sale):
@@ -48,8 +49,8 @@ def answered(conn: sqlite3.Connection, sale: SaleIn) -> Answer | None:
 
 
 def answer_of(conn: sqlite3.Connection, sale_id: str) -> bytes | None:
-    row = conn.execute("SELECT body FROM answered_sales WHERE sale_id = ?", (sale_id,)).fetchone()
-    return row[0].encode("utf-8") if row else None
+    row = conn.execute(AQ.answered_sale, (sale_id,)).fetchone()
+    return row[1].encode("utf-8") if row else None
 
 
 def remember_online(conn: sqlite3.Connection, sale: SaleIn, body: bytes, location_id: str | None) -> None:
@@ -60,11 +61,7 @@ def remember_online(conn: sqlite3.Connection, sale: SaleIn, body: bytes, locatio
         return
     now = store.now_text()
     with store.transaction(conn):
-        conn.execute(
-            "INSERT OR IGNORE INTO answered_sales (sale_id, request_hash, status, body, answered_at) "
-            "VALUES (?, ?, 201, ?, ?)",
-            (str(sale.id), request_hash(sale), body.decode("utf-8"), now),
-        )
+        conn.execute(AQ.insert_answer, (str(sale.id), request_hash(sale), body.decode("utf-8"), now))
         where = document.get("location_id")
         if location_id is None and isinstance(where, str):
             store.set_meta(conn, "location_id", where)
@@ -79,11 +76,8 @@ def record_offline(conn: sqlite3.Connection, sale: SaleIn, priced: OfflineSale) 
     now = store.now_text()
     body = dumps(priced.answer)
     with store.transaction(conn):
-        inserted = conn.execute(
-            "INSERT OR IGNORE INTO answered_sales (sale_id, request_hash, status, body, answered_at) "
-            "VALUES (?, ?, 201, ?, ?)",
-            (str(sale.id), request_hash(sale), body.decode("utf-8"), now),
-        ).rowcount
+        inserted = conn.execute(AQ.insert_answer,
+                                (str(sale.id), request_hash(sale), body.decode("utf-8"), now)).rowcount
         if not inserted:
             # A retry of the same sale raced this one (the POS program timed out and resent it).
             previous = answered(conn, sale)
@@ -92,10 +86,8 @@ def record_offline(conn: sqlite3.Connection, sale: SaleIn, priced: OfflineSale) 
         if _pending_sales(conn) >= CAPACITY:
             # Refused before anything is written (the transaction rolls back): the cashier hears it.
             raise errors.ServiceBusy(f"The terminal holds {CAPACITY:,} unsynced sales; it must reach the server.")
-        conn.execute("INSERT INTO outbox (sale_id, payload, created_at) VALUES (?, ?, ?)",
-                     (str(sale.id), dumps(priced.payload).decode("utf-8"), now))
-        conn.executemany("INSERT INTO outbox_lines (sale_id, product_id, quantity) VALUES (?, ?, ?)",
-                         [(str(sale.id), pid, str(q)) for pid, q in priced.takes.items()])
+        conn.execute(AQ.insert_outbox, (str(sale.id), dumps(priced.payload).decode("utf-8"), now))
+        conn.executemany(AQ.insert_outbox_line, [(str(sale.id), pid, str(q)) for pid, q in priced.takes.items()])
         for pid, taken in priced.takes.items():
             quantity, as_of = store.stock_of(conn, pid)
             # as_of stays the time central last told us: the estimate is that level less local sales.
@@ -107,29 +99,25 @@ def _pending_sales(conn: sqlite3.Connection) -> int:
     # The span of seq bounds the count from above and costs two index probes (sales leave the
     # outbox oldest first, so it is the count unless one left out of order); counting 100,000
     # rows on every sale of a long blackout is what this avoids.
-    span = conn.execute("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM outbox").fetchone()[0]
+    span = conn.execute(AQ.outbox_span).fetchone()[0]
     if span < CAPACITY:
         return int(span)
-    return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    return int(conn.execute(AQ.outbox_count).fetchone()[0])
 
 
 def _pending(conn: sqlite3.Connection, product_id: str) -> Decimal:
-    rows = conn.execute("SELECT quantity FROM outbox_lines WHERE product_id = ?", (product_id,)).fetchall()
+    rows = conn.execute(AQ.pending_of_product, (product_id,)).fetchall()
     return sum((Decimal(r[0]) for r in rows), Decimal(0))
 
 
 def _set_stock(conn: sqlite3.Connection, product_id: str, quantity: Decimal, as_of: str) -> None:
-    conn.execute(
-        """INSERT INTO stock (product_id, quantity, as_of) VALUES (?, ?, ?)
-           ON CONFLICT (product_id) DO UPDATE SET quantity = excluded.quantity, as_of = excluded.as_of""",
-        (product_id, format(quantity.quantize(Decimal("0.001")), "f"), as_of),
-    )
+    conn.execute(AQ.set_stock, (product_id, format(quantity.quantize(Decimal("0.001")), "f"), as_of))
 
 
 def set_levels(conn: sqlite3.Connection, levels: list[tuple[str, Decimal]], as_of: str) -> None:
     """Central's levels, less what the outbox still takes: the till's best estimate."""
     pending: dict[str, Decimal] = {}
-    for pid, quantity in conn.execute("SELECT product_id, quantity FROM outbox_lines"):
+    for pid, quantity in conn.execute(AQ.all_pending_lines):
         pending[pid] = pending.get(pid, Decimal(0)) + Decimal(quantity)
     for pid, quantity in levels:
         _set_stock(conn, pid, quantity - pending.get(pid, Decimal(0)), as_of)
@@ -140,7 +128,7 @@ def set_levels(conn: sqlite3.Connection, levels: list[tuple[str, Decimal]], as_o
 
 def next_batch(conn: sqlite3.Connection, size: int) -> list[dict[str, Any]]:
     """The oldest pending sales, as they are sent."""
-    rows = conn.execute("SELECT payload FROM outbox ORDER BY seq LIMIT ?", (size,)).fetchall()
+    rows = conn.execute(AQ.next_batch, (size,)).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
@@ -154,20 +142,15 @@ def acknowledge(conn: sqlite3.Connection, results: list[dict[str, Any]]) -> dict
             if status in ("applied", "duplicate"):
                 _remove(conn, sale_id)
             elif status == "rejected":
-                row = conn.execute("SELECT payload FROM outbox WHERE sale_id = ?", (sale_id,)).fetchone()
+                row = conn.execute(AQ.outbox_payload, (sale_id,)).fetchone()
                 if row is not None:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO dead_letters (sale_id, payload, error, rejected_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (sale_id, row[0], json.dumps(result.get("error")), now),
-                    )
+                    conn.execute(AQ.insert_dead_letter, (sale_id, row[0], json.dumps(result.get("error")), now))
                 _remove(conn, sale_id)
             else:
                 # An answer we do not understand acknowledges nothing: the sale stays and is sent again.
                 continue
             done[str(status)] += 1
-        conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE sale_id IN "
-                     "(SELECT value FROM json_each(?))", (json.dumps([str(r.get("id")) for r in results]),))
+        conn.execute(AQ.count_attempts, (json.dumps([str(r.get("id")) for r in results]),))
     return done
 
 
@@ -177,20 +160,16 @@ def reject_alone(conn: sqlite3.Connection, sale_id: str, error: dict[str, Any]) 
 
 
 def _remove(conn: sqlite3.Connection, sale_id: str) -> None:
-    conn.execute("DELETE FROM outbox WHERE sale_id = ?", (sale_id,))
-    conn.execute("DELETE FROM outbox_lines WHERE sale_id = ?", (sale_id,))
+    conn.execute(AQ.delete_outbox, (sale_id,))
+    conn.execute(AQ.delete_outbox_lines, (sale_id,))
 
 
 def forget_old_answers(conn: sqlite3.Connection, older_than: str) -> int:
     """Drop answers kept for retries once no POS program will retry them; never a pending sale's."""
     with store.transaction(conn):
-        return conn.execute(
-            "DELETE FROM answered_sales WHERE answered_at < ? AND sale_id NOT IN (SELECT sale_id FROM outbox)",
-            (older_than,),
-        ).rowcount
+        return conn.execute(AQ.forget_old_answers, (older_than,)).rowcount
 
 
 def dead_letters(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT sale_id, error, rejected_at FROM dead_letters ORDER BY rejected_at DESC LIMIT ?",
-                        (limit,)).fetchall()
+    rows = conn.execute(AQ.dead_letters, (limit,)).fetchall()
     return [{"id": r[0], "error": json.loads(r[1]), "rejected_at": r[2]} for r in rows]

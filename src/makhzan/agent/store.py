@@ -7,6 +7,8 @@ the POS program survives a power cut (the reason the agent exists).
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,25 @@ from typing import Any
 
 SCHEMA = resources.files("makhzan.agent").joinpath("schema.sql").read_text(encoding="utf-8")
 FILE_NAME = "agent.sqlite3"
+_HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+class _Queries:
+    """The agent's named queries (queries.sql), loaded once: ``AQ.product_by_barcode``."""
+
+    def __init__(self) -> None:
+        text = resources.files("makhzan.agent").joinpath("queries.sql").read_text(encoding="utf-8")
+        parts = _HEADER.split(text)
+        self._queries = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise AttributeError(f"no agent query named {name!r}") from None
+
+
+AQ = _Queries()
 
 
 def now_text() -> str:
@@ -55,30 +76,24 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    row = conn.execute(AQ.get_meta, (key,)).fetchone()
     return row[0] if row else default
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
-    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                 (key, value))
+    conn.execute(AQ.set_meta, (key, value))
 
 
 # --- reads of the local API -------------------------------------------------------------------
 
 
 def product_by_barcode(conn: sqlite3.Connection, barcode: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        """SELECT b.barcode, b.unit, b.factor, b.kind, p.*
-           FROM barcodes b JOIN products p ON p.product_id = b.product_id
-           WHERE b.barcode = ?""",
-        (barcode,),
-    ).fetchone()
+    row = conn.execute(AQ.product_by_barcode, (barcode,)).fetchone()
     return _product_row(row) if row else None
 
 
 def product_by_id(conn: sqlite3.Connection, product_id: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT * FROM products WHERE product_id = ?", (product_id,)).fetchone()
+    row = conn.execute(AQ.product_by_id, (product_id,)).fetchone()
     return _product_row(row) if row else None
 
 
@@ -92,16 +107,16 @@ def _product_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def barcode_patterns(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT pattern FROM barcode_rules ORDER BY prefix")]
+    return [row[0] for row in conn.execute(AQ.barcode_patterns)]
 
 
 def settings(conn: sqlite3.Connection) -> dict[str, str]:
-    return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM settings")}
+    return {row[0]: row[1] for row in conn.execute(AQ.settings)}
 
 
 def stock_of(conn: sqlite3.Connection, product_id: str) -> tuple[Decimal, str | None]:
     """The local estimate of a product's level and when central last told us about it."""
-    row = conn.execute("SELECT quantity, as_of FROM stock WHERE product_id = ?", (product_id,)).fetchone()
+    row = conn.execute(AQ.stock_of, (product_id,)).fetchone()
     if row is None:
         return Decimal("0.000"), None
     return Decimal(row[0]), row[1]
@@ -112,24 +127,14 @@ def search_products(conn: sqlite3.Connection, folded: str, limit: int) -> list[d
     if folded:
         escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        rows = conn.execute(
-            """SELECT * FROM products
-               WHERE search_text LIKE :p ESCAPE '\\'
-                  OR product_id IN (SELECT product_id FROM barcodes WHERE barcode LIKE :p ESCAPE '\\')
-               ORDER BY sku LIMIT :limit""",
-            {"p": pattern, "limit": limit},
-        ).fetchall()
+        rows = conn.execute(AQ.search_products, {"pattern": pattern, "limit": limit}).fetchall()
     else:
-        rows = conn.execute("SELECT * FROM products ORDER BY sku LIMIT ?", (limit,)).fetchall()
+        rows = conn.execute(AQ.first_products, (limit,)).fetchall()
     products = [_product_row(row) for row in rows]
     if products:
         ids = [p["product_id"] for p in products]
-        marks = ",".join("?" * len(ids))
         codes: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
-        for b in conn.execute(
-            f"SELECT barcode, product_id, unit, factor, kind FROM barcodes WHERE product_id IN ({marks}) "
-            "ORDER BY barcode", ids,
-        ):
+        for b in conn.execute(AQ.barcodes_of_products, (json.dumps(ids),)):
             codes[b["product_id"]].append({"barcode": b["barcode"], "unit": b["unit"],
                                            "factor": Decimal(b["factor"]), "kind": b["kind"]})
         for p in products:
@@ -138,7 +143,5 @@ def search_products(conn: sqlite3.Connection, folded: str, limit: int) -> list[d
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM dead_letters), (SELECT count(*) FROM products)"
-    ).fetchone()
+    row = conn.execute(AQ.counts).fetchone()
     return {"pending_sales": row[0], "rejected_sales": row[1], "products": row[2]}
