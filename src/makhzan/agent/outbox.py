@@ -59,6 +59,8 @@ def remember_online(conn: sqlite3.Connection, sale: SaleIn, body: bytes, locatio
         document = json.loads(body)
     except ValueError:
         return
+    if not isinstance(document, dict):
+        return
     now = store.now_text()
     with store.transaction(conn):
         conn.execute(AQ.insert_answer, (str(sale.id), request_hash(sale), body.decode("utf-8"), now))
