@@ -148,7 +148,7 @@ class AgentProcess:
     def sell(self, lines: list[dict[str, Any]], sale_id: str | None = None, **extra: Any) -> httpx.Response:
         return self.http.post("/api/v1/sales", json={"id": sale_id or str(uuid.uuid4()), "lines": lines, **extra})
 
-    def wait_for(self, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+    def wait_for(self, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.status()
