@@ -1,15 +1,22 @@
-"""The back-office forms refuse bad input with a page that says why (never a 500) and change nothing.
-
-Plain HTTP with the session cookie, as a browser posts the forms; no browser needed.
+"""The back office over plain HTTP, the forms posted as a browser posts them (session cookie):
+bad input answers a page that says why (never a 500) and changes nothing; the ledger's pages
+and the kept morning report.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
+from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import httpx
+import psycopg
+from psycopg.rows import dict_row
 
+from makhzan import daily_report
 from tests.browser.helpers import cashier_key, stocked_product
 from tests.support import Shop
 
@@ -64,3 +71,34 @@ def test_bad_documents_and_products_are_refused_on_the_page(shop: Shop) -> None:
     assert till.post("/stock/receive", data={"doc_id": doc, "location_id": shop.store, "barcode": code,
                                              "quantity": "9"}).status_code == 403
     assert shop.level(soap["id"]) == Decimal("5")
+
+
+def test_ledger_pages_carry_the_running_balance_and_reports_show_the_morning_report(
+        shop: Shop, app_database: str) -> None:
+    """Plain HTTP: 103 receipts of 1 make two ledger pages whose balances run on without a gap."""
+    salt = stocked_product(shop, stock="0", price="0.500", threshold="200", name="Salt")
+    for _ in range(103):
+        shop.receive(salt["id"], "1")
+    office = session(shop, shop.admin.key)
+    first = office.get(f"/stock/products/{salt['id']}?location_id={shop.store}").text
+    balances = [Decimal(b) for b in re.findall(r'data-testid="balance">([^<]+)<', first)]
+    assert balances == [Decimal(n) for n in range(103, 3, -1)]
+    older = re.search(r'href="(/stock/products/[^"]+before=[^"]+)"', first)
+    assert older is not None
+    second = office.get(older.group(1).replace("&amp;", "&")).text
+    assert [Decimal(b) for b in re.findall(r'data-testid="balance">([^<]+)<', second)] == [Decimal(3), Decimal(2),
+                                                                                            Decimal(1)]
+
+    # The morning report kept for today lists Salt (103 is at or below its threshold of 200); made
+    # as the scheduler makes it, on its own connection as the schema owner.
+    today = date.today()
+
+    async def keep() -> bool:
+        async with await psycopg.AsyncConnection.connect(app_database, autocommit=True, row_factory=dict_row) as conn:
+            return await daily_report.make_report(conn, UUID(shop.tenant_id), today)
+
+    assert asyncio.run(keep())
+    reports = office.get("/reports").text
+    assert f'href="/reports/daily/{today.isoformat()}"' in reports and "Salt" in reports
+    kept = office.get(f"/reports/daily/{today.isoformat()}")
+    assert kept.status_code == 200 and "Salt" in kept.text
