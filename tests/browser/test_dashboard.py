@@ -35,6 +35,9 @@ def test_dashboard_shows_sales_low_stock_and_live_alerts(page: Any, shop: Shop, 
     # horizon back, delivered by the live stream a moment later.
     expect(page.locator("#alert-rows")).to_contain_text("Tea 100 bags", timeout=30_000)
     expect(page.locator("[data-testid=open-conflicts]")).to_have_text("0")
+    # The menu lists the back office's parts that are in this build.
+    for href in ("/products", "/stock", "/reports"):
+        expect(page.locator(f'nav.nav a[href="{href}"]')).to_have_count(1)
 
     # A sale elsewhere while the page is open: its alert arrives without a reload.
     expect(page.locator("#alerts-live")).to_be_visible()

@@ -8,7 +8,7 @@ Routes. A page module is ``makhzan/web/<name>.py`` with ``router = APIRouter(inc
 ``routes_stock`` and ``routes_reports`` are already listed and join as soon as they exist).
 ``include_web(app, settings)`` (called by ``api/app.py``) adds them, the static files, the
 till and the sign-in pages. Menu entries after the dashboard are ``render.BACKOFFICE_NAV``
-(``/products``, ``/stock``, ``/reports``); an entry shows only when a route has that path.
+(``/products``, ``/stock``, ``/reports``); an entry shows only when its page module is in.
 
 Who is signed in. Page dependencies in ``web/auth.py``::
 

@@ -11,15 +11,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from makhzan.web import i18n
 
-# Back-office menu entries after the dashboard: (path, message key). An entry shows only
-# when the app has a page at that path, so a part of the screens appears when it lands.
-BACKOFFICE_NAV: list[tuple[str, str]] = [("/products", "nav.products"), ("/stock", "nav.stock"),
-                                         ("/reports", "nav.reports")]
+# Back-office menu entries after the dashboard: (path, message key, page module). An entry
+# shows only when its module of makhzan.web is part of the app, so a part of the screens
+# appears in the menu when it lands.
+BACKOFFICE_NAV: list[tuple[str, str, str]] = [("/products", "nav.products", "routes_products"),
+                                              ("/stock", "nav.stock", "routes_stock"),
+                                              ("/reports", "nav.reports", "routes_reports")]
 
 
 def _nav(request: Request) -> list[dict[str, str]]:
-    paths = {getattr(route, "path", None) for route in request.app.routes}
-    return [{"href": href, "label": label} for href, label in BACKOFFICE_NAV if href in paths]
+    included: set[str] = getattr(request.app.state, "makhzan_web_pages", set())
+    return [{"href": href, "label": label} for href, label, module in BACKOFFICE_NAV if module in included]
 
 
 @cache

@@ -23,12 +23,14 @@ PAGE_MODULES = ["routes_auth", "routes_dashboard", "routes_settings", "routes_pr
                 "routes_reports"]
 
 
-def _routers() -> list[APIRouter]:
+def _routers(app: FastAPI) -> list[APIRouter]:
     # Imported here, not at module level: route modules import api.state, which imports
     # web.auth; importing them lazily keeps api.app -> web.routes free of a cycle.
     from makhzan.web import till
 
     routers = [static_router(), language_router(), till.till_router(mode="central")]
+    # Which page modules are in, for the menu (render.BACKOFFICE_NAV).
+    app.state.makhzan_web_pages = set()
     for name in PAGE_MODULES:
         try:
             module = importlib.import_module(f"makhzan.web.{name}")
@@ -37,6 +39,7 @@ def _routers() -> list[APIRouter]:
                 raise
             continue
         routers.append(module.router)
+        app.state.makhzan_web_pages.add(name)
     return routers
 
 
@@ -59,5 +62,5 @@ def include_web(app: FastAPI, settings: Settings) -> None:
     auth.install_session_cache(app, settings.key_cache_seconds)
     app.add_exception_handler(auth.SignInRequired, _sign_in_required)
     app.add_exception_handler(auth.PageForbidden, _page_forbidden)
-    for router in _routers():
+    for router in _routers(app):
         app.include_router(router)
