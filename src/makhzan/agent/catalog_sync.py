@@ -24,7 +24,10 @@ def cursor(conn: sqlite3.Connection) -> str:
 
 def apply_page(conn: sqlite3.Connection, changes: list[dict[str, Any]], next_cursor: str) -> int:
     """Apply one page of changes in feed order, and store the cursor in the same transaction."""
-    products, barcodes, rules, settings = [], [], [], []
+    products: list[dict[str, Any]] = []
+    barcodes: list[tuple[str, dict[str, Any] | None]] = []
+    rules: list[tuple[str, dict[str, Any] | None]] = []
+    settings: list[tuple[str, str]] = []
     for change in changes:
         entity, key, data = change.get("entity"), str(change.get("key")), change.get("data")
         if entity == "product" and data is not None:
