@@ -102,3 +102,23 @@ def test_ledger_pages_carry_the_running_balance_and_reports_show_the_morning_rep
     assert f'href="/reports/daily/{today.isoformat()}"' in reports and "Salt" in reports
     kept = office.get(f"/reports/daily/{today.isoformat()}")
     assert kept.status_code == 200 and "Salt" in kept.text
+
+
+def test_transfer_adjust_and_count_through_the_forms(shop: Shop) -> None:
+    rice = stocked_product(shop, stock="20", price="2.000", name="Rice", case=True)
+    unit, case = (b["barcode"] for b in rice["barcodes"])
+    office = session(shop, shop.admin.key)
+
+    def post(kind: str, **form: object) -> httpx.Response:
+        response = office.post(f"/stock/{kind}", data={"doc_id": str(uuid.uuid4()), **form})
+        problems = re.findall(r"alert error[^<]*<", response.text)
+        assert response.status_code == 200 and 'id="doc-done"' in response.text, problems
+        return response
+
+    post("transfer", from_location_id=shop.store, to_location_id=shop.warehouse, barcode=[unit], quantity=["5"])
+    assert (shop.level(rice["id"]), shop.level(rice["id"], shop.warehouse)) == (Decimal(15), Decimal(5))
+    post("adjust", location_id=shop.store, reason="damage", note="torn bag", barcode=[unit], quantity=["-2"])
+    assert shop.level(rice["id"]) == Decimal(13)
+    # Counted: one case of 24 and 3 loose bags.
+    post("count", location_id=shop.store, barcode=[case, unit], quantity=["1", "3"], label=["", ""])
+    assert shop.level(rice["id"]) == Decimal(27)

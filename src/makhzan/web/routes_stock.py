@@ -231,9 +231,25 @@ async def _post(conn: Connection, who: tenancy.Principal, kind: str, body: Any) 
         who.check_location(body.from_location_id)
         return await inventory.transfer(conn, who.tenant_id, key_id=who.key_id, request=body, now=now)
     location = who.location(body.location_id)
+    if kind == "count":
+        body = await _count_by_product(conn, who.tenant_id, body)
     post = {"receive": inventory.receive, "adjust": inventory.adjust, "count": inventory.count}[kind]
     argument = "receipt" if kind == "receive" else "request"
     return await post(conn, who.tenant_id, key_id=who.key_id, location_id=location, now=now, **{argument: body})
+
+
+async def _count_by_product(conn: Connection, tenant_id: UUID, body: CountIn) -> CountIn:
+    """One line per product: a shelf is counted by scanning its cases and its loose pieces alike,
+    and the level becomes their sum in base units."""
+    items = await catalog.resolve_codes(conn, tenant_id, [ln.barcode for ln in body.lines if ln.barcode])
+    totals: dict[UUID, Decimal] = {}
+    for line in body.lines:
+        assert line.barcode is not None
+        item = items[line.barcode]
+        product_id = item.product["product_id"]
+        totals[product_id] = totals.get(product_id, Decimal(0)) + line.counted * item.quantity
+    return CountIn(id=body.id, location_id=body.location_id, occurred_at=body.occurred_at,
+                   lines=[CountLineIn(product_id=pid, counted=counted) for pid, counted in totals.items()])
 
 
 async def _document_page(request: Request, who: tenancy.Principal, kind: str, *, lines: list[dict[str, str]],
