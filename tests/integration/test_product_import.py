@@ -25,9 +25,9 @@ def upload(api: Api, data: bytes, *, content_type: str = "text/csv", dry_run: bo
     return api.http.post("/products/import", params=params, content=data, headers={"content-type": content_type})
 
 
-def csv_bytes(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",") -> bytes:
     out = io.StringIO()
-    csv.writer(out).writerows(rows)
+    csv.writer(out, delimiter=delimiter).writerows(rows)
     return out.getvalue().encode(encoding)
 
 
@@ -124,7 +124,8 @@ def test_xlsx_with_two_bad_rows_and_a_number_cell_that_lost_its_zero(shop: Shop)
 
 
 def test_arabic_headers_and_windows_1256_and_utf8_bom(shop: Shop) -> None:
-    for encoding in ("cp1256", "utf-8-sig"):
+    # Excel's "CSV (Windows Arabic)", "CSV UTF-8", "Unicode text" (UTF-16, tabs), and ";" lists.
+    for encoding, delimiter in (("cp1256", ","), ("utf-8-sig", ","), ("utf-16", "\t"), ("utf-8", ";")):
         t = tag()
         code = ean13()
         rows = [
@@ -134,10 +135,11 @@ def test_arabic_headers_and_windows_1256_and_utf8_bom(shop: Shop) -> None:
              if encoding != "cp1256" else "2", code],
             [f"AR2-{t}", "Bread", "خبز عربي", "قطعة", "", "ل.ل", "", ""],  # a new product needs a price
         ]
-        response = upload(shop.admin, csv_bytes(rows, encoding))
+        response = upload(shop.admin, csv_bytes(rows, encoding, delimiter))
         assert response.status_code == 200, response.text
         report = response.json()
-        assert report["encoding"] == {"cp1256": "windows-1256", "utf-8-sig": "utf-8-sig"}[encoding]
+        assert report["encoding"] == {"cp1256": "windows-1256", "utf-8-sig": "utf-8-sig", "utf-16": "utf-16",
+                                      "utf-8": "utf-8"}[encoding]
         assert report["columns"]["sku"] == "رمز الصنف" and report["columns"]["name_ar"] == "الاسم بالعربية"
         assert (report["created"], report["failed"]) == (1, 1), report
         assert report["errors"][0]["row"] == 3 and report["errors"][0]["column"] == "السعر"
