@@ -51,6 +51,13 @@ def test_a_form_posted_from_another_origin_is_refused(shop: Shop) -> None:
                         headers={"Origin": "http://evil.example"})
     assert reply.status_code == 403
     assert shop.admin.ok("GET", "/locations")["locations"] == before
+    # Nor may another site sign a browser in or out.
+    stranger = httpx.Client(base_url=shop.server_url, timeout=30)
+    reply = stranger.post("/signin", data={"method": "key", "key": shop.admin.key},
+                          headers={"Origin": "http://evil.example"})
+    assert reply.status_code == 403 and "makhzan_session" not in stranger.cookies
+    assert client.post("/signout", headers={"Origin": "http://evil.example"}).status_code == 403
+    assert client.get("/api/v1/settings").status_code == 200
     reply = client.post("/settings/locations", data={"name": "Jounieh store", "kind": "store"},
                         headers={"Origin": shop.server_url})
     assert reply.status_code == 303

@@ -105,7 +105,7 @@ async def session_principal(request: Request) -> tenancy.Principal:
     return user.principal
 
 
-def _check_origin(request: Request) -> None:
+def check_origin(request: Request) -> None:
     """Refuse a form post from another origin (SameSite=Strict already stops the cookie; belt and braces)."""
     if request.method in ("GET", "HEAD"):
         return
@@ -119,7 +119,7 @@ async def signed_in(request: Request) -> SessionUser:
     user = await current_session(request)
     if user is None:
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    _check_origin(request)
+    check_origin(request)
     return user
 
 

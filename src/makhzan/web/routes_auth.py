@@ -64,6 +64,8 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:  
 @router.post("/signin")
 async def sign_in(request: Request, method: str = Form("password"), shop: str = Form(""), login: str = Form(""),
                   password: str = Form(""), key: str = Form(""), next: str = Form("")) -> Response:  # noqa: A002
+    # Another site must not sign this browser in (to an account of its choosing) or out.
+    auth.check_origin(request)
     pool = request.app.state.makhzan.pool
     lang = language(request)
     failed: dict[str, Any] = {"next": next, "shop": shop, "login": login, "method": method}
@@ -128,6 +130,7 @@ def _refused(request: Request, values: dict[str, Any], message_key: str, status_
 
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
+    auth.check_origin(request)
     value = request.cookies.get(SESSION_COOKIE, "")
     tenant_id = accounts.tenant_of_session(value)
     if tenant_id is not None:
