@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -221,23 +223,74 @@ def _park_backlog(shop: Shop) -> None:
     time.sleep(1)  # the leased rows' sends
 
 
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU the live processes among ``pids`` have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone since
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(url: str) -> set[int]:
+    """The API server's processes: the uvicorn started on ``url``'s port and its process group."""
+    port = url.rsplit(":", 1)[1].encode()
+    leaders = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"--port\0" + port + b"\0" in (entry / "cmdline").read_bytes():
+                    leaders.add(int(entry.name))
+            except OSError:
+                continue
+    group = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rpartition(")")[2].split()[2]) in leaders:
+                    group.add(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return group
+
+
+def _backend_pids(shop: Shop) -> set[int]:
+    """The database's server processes serving the bench database (the API's pool among them)."""
+    with psycopg.connect(shop.database_url) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND pid <> pg_backend_pid()").fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def sale_window(wrk: str, url: str, shop: Shop, armed: float, duration: int) -> dict[str, Any]:
     set_alerting(shop, armed)
     alerts0, outbox0, _ = _counts(shop)
     received0 = _Receiver.received
+    # CPU per sale is what alerting adds, whatever else the machine runs: on a busy machine the
+    # rates below swing with the neighbours, these much less.
+    server, backends = _server_pids(url), _backend_pids(shop)
+    cpu0 = (_cpu_seconds(server), _cpu_seconds(backends))
     result: HttpResult = run_wrk(wrk, url, shop, mode="sale", connections=SALE_CLIENTS, duration=duration)
+    backends |= _backend_pids(shop)  # the pool may have grown
+    server_cpu, db_cpu = _cpu_seconds(server) - cpu0[0], _cpu_seconds(backends) - cpu0[1]
     alerts1, outbox1, pending = _counts(shop)
     received = _Receiver.received - received0
     _park_backlog(shop)
+    sales = max(result.requests_per_second * duration, 1)
     return {"armed": armed, "result": result, "alerts": alerts1 - alerts0, "outbox": outbox1 - outbox0,
-            "received": received, "pending_at_end": pending}
+            "received": received, "pending_at_end": pending,
+            "server_ms": server_cpu * 1000 / sales, "db_ms": db_cpu * 1000 / sales}
 
 
 def _line(name: str, w: dict[str, Any]) -> str:
     r: HttpResult = w["result"]
     return (f"    {name:<7} {r.requests_per_second:,.0f} sales/s, p50 {r.p50_ms:.2f} ms, {r.errors} errors; "
             f"{w['alerts']:,} alerts, {w['outbox']:,} outbox rows, {w['received']:,} webhooks received, "
-            f"{w['pending_at_end']:,} undelivered at the end")
+            f"{w['pending_at_end']:,} undelivered at the end; CPU per sale: server {w['server_ms']:.2f} ms, "
+            f"database {w['db_ms']:.2f} ms")
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -290,6 +343,12 @@ def main() -> None:
         return statistics.median(on["result"].requests_per_second / off["result"].requests_per_second
                                  for on, off in zip(windows[mode], windows["off"], strict=True))
 
+    def cpu_ratio(mode: str) -> float:
+        # What the throughput ratio would be if CPU were all that limits it, from the medians.
+        def per_sale(m: str) -> float:
+            return statistics.median(w["server_ms"] + w["db_ms"] for w in windows[m])
+        return per_sale("off") / per_sale(mode)
+
     errors = sum(w["result"].errors for ws in windows.values() for w in ws)
     drift = ledger["levels_off_ledger"]
     report_ok = report_s <= REPORT_GOAL_S
@@ -313,6 +372,7 @@ def main() -> None:
         print(f"{f'  alerts written ({alerts / max(sales, 1):.2f}/sale); webhooks recv.':<50} "
               f"{f'{alerts:,}; {received:,}':>12}")
         print(f"{f'  {mode} / off':<50} {ratio(mode):>12.3f}  >= {RATIO_GOAL}    {'PASS' if ok else 'FAIL'}")
+        print(f"{f'  CPU per sale, off / {mode} (server + database)':<50} {cpu_ratio(mode):>12.3f}  (informative)")
     print(f"{'HTTP errors; levels off the ledger':<50} {f'{errors}; {drift}':>12}")
     if not passed:
         sys.exit(1)
