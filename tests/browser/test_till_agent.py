@@ -80,6 +80,8 @@ def test_a_till_on_the_agent_keeps_selling_while_central_is_down(page: Any, cent
     agent = Agent(central.url, cashier_key(shop), tmp_path / "agent")
     try:
         agent.wait_until_synced(products=2)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         page.goto(f"{agent.url}/till")  # no sign-in at the terminal
         expect(page.locator("#banner")).to_have_attribute("data-online", "true")
         expect(page.locator("#rate")).to_contain_text("89,500")
@@ -106,6 +108,9 @@ def test_a_till_on_the_agent_keeps_selling_while_central_is_down(page: Any, cent
 
         status = agent.status()
         assert status["online"] is False and status["pending_sales"] == 1
+        # Every asset and call of the page came from the terminal itself: no CDN, no central.
+        assert any(url.endswith("/static/till.js") for url in requested)
+        assert [url for url in requested if not url.startswith(agent.url + "/")] == []
 
         # The terminal's screen in Arabic, offline too (every asset is local).
         page.click("a.lang-switch")
