@@ -286,3 +286,75 @@ def agent(central_url: str, key: str, host: str, port: int, data_dir: Path | Non
     loopback = host in ("127.0.0.1", "::1", "localhost")
     config = AgentConfig.from_env(central_url, key, data_dir or default_data_dir(), require_key=not loopback)
     uvicorn.run(create_agent_app(config), host=host, port=port, log_level="warning", access_log=False)
+
+
+@main.group()
+def products() -> None:
+    """Products in and out as spreadsheets (the columns the back office's import reads)."""
+
+
+@products.command("import")
+@click.option("--tenant", "tenant_id", type=click.UUID, required=True, help="The tenant's id.")
+@click.option("--dry-run", is_flag=True, help="Check every row against the catalogue, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def products_import(tenant_id: UUID, dry_run: bool, as_json: bool, path: Path) -> None:
+    """Create or update products from a CSV or XLSX file; good rows apply, bad rows are listed
+    (and the exit status is 1)."""
+    from makhzan import errors, product_import, tenancy
+    from makhzan.db import run_in_transaction, run_read
+
+    async def work(pool: AsyncConnectionPool) -> product_import.Report:
+        await run_read(pool, tenant_id, lambda conn: tenancy.get_tenant(conn, tenant_id))
+        return await product_import.import_products(
+            lambda unit: run_in_transaction(pool, tenant_id, unit), tenant_id, path.read_bytes(),
+            filename=path.name, dry_run=dry_run)
+
+    try:
+        report = with_pool(database_url(Settings.from_env()), work).as_dict()
+    except errors.MakhzanError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        _print_json(report)
+    else:
+        click.echo(f"{report['rows']} row(s): {report['created']} created, {report['updated']} updated, "
+                   f"{report['unchanged']} unchanged, {report['failed']} with problems"
+                   + (" (dry run: nothing changed)" if dry_run else ""))
+        for problem in report["errors"]:
+            click.echo(f"row {problem['row']}, {problem['column']}: {problem['message']}")
+    if report["failed"]:
+        sys.exit(1)
+
+
+@products.command("export")
+@click.option("--tenant", "tenant_id", type=click.UUID, required=True, help="The tenant's id.")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def products_export(tenant_id: UUID, path: Path) -> None:
+    """Write every product to PATH (.csv or .xlsx), in the columns the import reads."""
+    import shutil
+
+    from makhzan import product_export
+    from makhzan.db import run_read
+
+    file_format = path.suffix.lower().lstrip(".")
+    if file_format not in ("csv", "xlsx"):
+        raise click.UsageError("name a .csv or .xlsx file")
+
+    # Written beside the target and renamed over it, so a failed run never leaves half a file.
+    partial = path.with_name(f".{path.name}.partial")
+
+    async def work(pool: AsyncConnectionPool) -> None:
+        pages = product_export.pages(lambda unit: run_read(pool, tenant_id, unit), tenant_id)
+        with partial.open("wb") as out:
+            if file_format == "xlsx":
+                shutil.copyfileobj(await product_export.xlsx_file(pages), out)
+            else:
+                async for chunk in product_export.csv_chunks(pages):
+                    out.write(chunk)
+
+    try:
+        with_pool(database_url(Settings.from_env()), work)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"wrote {path}")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
+import subprocess
+import sys
 import uuid
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -264,3 +269,24 @@ def test_two_imports_racing_for_one_barcode(shop: Shop) -> None:
     owners = [p for p in shop.admin.ok("GET", f"/products?q={shared}")["products"]
               if any(b["barcode"] == shared for b in p["barcodes"])]
     assert len(owners) == 1
+
+
+def test_cli_imports_and_exports_the_same_columns(shop: Shop, app_database: str, tmp_path: Path) -> None:
+    t = tag()
+    rows, _ = five_rows(t)
+    source = tmp_path / "prices.csv"
+    source.write_bytes(csv_bytes(rows))
+    env = {**os.environ, "MAKHZAN_DATABASE_URL": app_database}
+    command = [sys.executable, "-c", "from makhzan.cli import main; main()", "products"]
+    done = subprocess.run([*command, "import", "--tenant", shop.tenant_id, "--json", str(source)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # two rows had problems
+    report = json.loads(done.stdout)
+    assert_two_bad_rows(report, t)
+    exported = tmp_path / "catalogue.xlsx"
+    done = subprocess.run([*command, "export", "--tenant", shop.tenant_id, str(exported)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    again = subprocess.run([*command, "import", "--tenant", shop.tenant_id, "--dry-run", str(exported)], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "4 unchanged, 0 with problems (dry run" in again.stdout, again.stdout
