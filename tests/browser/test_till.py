@@ -62,7 +62,7 @@ def test_weighed_label_then_complete_sale_lowers_the_stock(page: Any, shop: Shop
     expect(page.locator("#total")).to_have_text("$11.25")
     expect(page.locator("#total-other")).to_contain_text("1,006,875")
 
-    page.click("#complete")
+    page.keyboard.press("F9")  # the till's key for "complete sale"
     expect(page.locator("#message")).to_contain_text("Sale complete")
     assert shop.level(cheese["id"]) == Decimal("8.750")
     # The next scan starts the next sale.
@@ -233,7 +233,7 @@ def test_arabic_till_is_right_to_left(page: Any, shop: Shop, artifacts: Path) ->
     page.click("a.lang-switch")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("html")).to_have_attribute("lang", "ar")
-    expect(page.locator("#complete")).to_have_text("إتمام البيع")
+    expect(page.locator("#complete")).to_contain_text("إتمام البيع")
     scan(page, milk["barcodes"][0]["barcode"])
     scan(page, scale_label(code, 750))
     expect(line(page, milk)).to_contain_text("حليب ١ لتر")

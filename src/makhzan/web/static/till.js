@@ -596,6 +596,12 @@
     setTimeout(function () { if (!isField(document.activeElement)) scanInput.focus(); }, 0);
   });
   document.addEventListener("keydown", function (event) {
+    // F9 completes the sale from anywhere on the page (the scan field has the focus).
+    if (event.key === "F9") {
+      event.preventDefault();
+      $("complete").click();
+      return;
+    }
     if (isField(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key.length === 1 || event.key === "Enter") scanInput.focus();
   });
