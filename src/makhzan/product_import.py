@@ -320,8 +320,9 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        # What the spreadsheet shows: the shortest repr, never the float's binary expansion.
-        return str(int(value)) if value.is_integer() else repr(value)
+        # What Excel shows (15 significant digits): a price computed by a formula as
+        # 1.2999999999999998 is the 1.3 the owner sees, never the float's binary expansion.
+        return str(int(value)) if value.is_integer() else format(value, ".15g")
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     text = str(value).strip()
@@ -337,7 +338,7 @@ def _number_text(text: str) -> str:
     return text
 
 
-def _codes(raw: Any, column: str, row: int, problems: list[Problem]) -> list[str]:
+def _codes(raw: Any) -> list[str]:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         text = _cell_text(raw)
         # A code typed as a number lost its leading zeros; put them back if that makes it valid.
@@ -400,7 +401,7 @@ def parse_row(number: int, cells: list[Any], columns: Columns) -> Row | list[Pro
     unit_codes = None
     if text.get("barcode"):
         found = [_barcode(c, Decimal(1), columns.names["barcode"], number, problems)
-                 for c in _codes(raw["barcode"], "barcode", number, problems)]
+                 for c in _codes(raw["barcode"])]
         unit_codes = [b for b in found if b is not None]
     case_codes = _case_codes(number, raw, text, columns, problems)
 
@@ -418,7 +419,7 @@ def _case_codes(number: int, raw: dict[str, Any], text: dict[str, str], columns:
             problems.append(Problem(number, columns.names["case_factor"], "A case factor needs a case barcode."))
         return None
     column = columns.names["case_barcode"]
-    codes = _codes(raw["case_barcode"], "case_barcode", number, problems)
+    codes = _codes(raw["case_barcode"])
     if not text.get("case_factor"):
         problems.append(Problem(number, columns.names.get("case_factor", "case_factor"),
                                 "A case barcode needs its case factor (how many base units one scan is).",

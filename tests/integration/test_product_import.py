@@ -113,19 +113,23 @@ def test_xlsx_with_two_bad_rows_and_a_number_cell_that_lost_its_zero(shop: Shop)
         sheet.append([Decimal(c) if c.replace(".", "").isdigit() and i in (4, 6) else c for i, c in enumerate(cells)])
     # A UPC typed as a number: Excel keeps 36000291452 for 036000291452.
     sheet.append([f"G-{t}", "Tissues", "محارم", "piece", 0.75, "USD", 3, 36000291452])
+    # A price a formula computed: the float behind the "3.3" Excel shows.
+    sheet.append([f"H-{t}", "Cheese", "جبنة", "piece", 1.1 * 3, "USD", 0])
     out = io.BytesIO()
     book.save(out)
     response = upload(shop.admin, out.getvalue(), content_type=XLSX, multipart=True, filename="products.xlsx")
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["format"] == "xlsx" and report["header_row"] == 2
-    assert report["rows"] == 7
-    assert (report["created"], report["failed"]) == (5, 2), report
+    assert report["rows"] == 8
+    assert (report["created"], report["failed"]) == (6, 2), report["errors"]
     assert [(e["row"], e["column"]) for e in report["errors"]] == [(5, "barcode"), (7, "price")]
     tissues = find(shop.admin, f"G-{t}")
     assert tissues is not None and tissues["price"] == "0.750"
     # Stored in the canonical EAN-13 form of the UPC-A.
     assert tissues["barcodes"][0]["barcode"] == "0036000291452"
+    cheese = find(shop.admin, f"H-{t}")
+    assert 1.1 * 3 != 3.3 and cheese is not None and cheese["price"] == "3.300"
 
 
 def test_arabic_headers_and_windows_1256_and_utf8_bom(shop: Shop) -> None:
