@@ -68,8 +68,23 @@ class Page:
     # The cursor just after each alert (a stream event's id), in step with ``alerts``.
     cursors: list[Cursor]
     # Where the next page starts: after the last alert listed or, when the page was not full,
-    # at the horizon (nothing below it is left to list).
-    next_cursor: Cursor
+    # at the horizon (nothing below it is left to list). None for a full page listed by time.
+    next_cursor: Cursor | None
+
+
+def _page_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Cursor], Cursor]:
+    """(alerts, the cursor after each, the horizon) from the rows of a listing query."""
+    horizon = Cursor(int(rows[0]["horizon"]))
+    listed: list[dict[str, Any]] = []
+    cursors: list[Cursor] = []
+    for row in rows:
+        if row["id"] is None:
+            continue  # the horizon's row of an empty page
+        alert = dict(row)
+        del alert["horizon"]
+        cursors.append(Cursor(int(alert.pop("xid")), alert["id"]))
+        listed.append(alert)
+    return listed, cursors, horizon
 
 
 async def list_alerts(conn: Connection, tenant_id: UUID, *, after: Cursor, since: datetime | None = None,
@@ -83,21 +98,22 @@ async def list_alerts(conn: Connection, tenant_id: UUID, *, after: Cursor, since
         {"tenant_id": tenant_id, "after_xid": str(after.xid), "after_id": after.alert_id, "since": since,
          "location_id": location_id, "limit": limit, "not_in": not_in},
     )
-    rows = await cur.fetchall()
-    horizon = Cursor(int(rows[0]["horizon"]))
-    listed: list[dict[str, Any]] = []
-    cursors: list[Cursor] = []
-    for row in rows:
-        if row["id"] is None:
-            continue  # the horizon's row of an empty page
-        alert = dict(row)
-        del alert["horizon"]
-        cursors.append(Cursor(int(alert.pop("xid")), alert["id"]))
-        listed.append(alert)
+    listed, cursors, horizon = _page_rows(await cur.fetchall())
     # A short page: everything below the horizon has been listed. A client may hand in a
     # cursor past the horizon (made up: the horizon only moves forward); it is kept, never moved back.
     next_cursor = cursors[-1] if len(listed) == limit else max(after, horizon)
     return Page(listed, cursors, next_cursor)
+
+
+async def list_alerts_by_time(conn: Connection, tenant_id: UUID, *, since: datetime,
+                              location_id: UUID | None = None, limit: int = 100) -> Page:
+    """The alerts raised after ``since``, by time: ``GET /alerts?since=`` as older clients page it
+    (passing the last alert's ``created_at`` back). A short page's ``next_cursor`` is the horizon,
+    from where a client can go on with cursors; a full page's is None (go on by time)."""
+    cur = await conn.execute(Q.list_alerts_by_time, {"tenant_id": tenant_id, "since": since,
+                                                     "location_id": location_id, "limit": limit})
+    listed, cursors, horizon = _page_rows(await cur.fetchall())
+    return Page(listed, cursors, None if len(listed) == limit else horizon)
 
 
 async def acknowledge(conn: Connection, tenant_id: UUID, alert_id: UUID, *, key_id: UUID,

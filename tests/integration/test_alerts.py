@@ -323,9 +323,24 @@ def test_a_cursor_never_skips_an_alert_that_commits_late(shop: Shop, app_databas
     two = shop.admin.ok("GET", f"/alerts?cursor={one['next_cursor']}&limit=1")
     assert [a["id"] for a in one["alerts"] + two["alerts"]] == [first["id"], second["id"]]
     assert one["next_since"] == first["created_at"]
-    # A time still works (RFC 3339), and combines with a cursor.
+    # A time still works (RFC 3339): pages by time with next_since, as before cursors, and a
+    # page that is not full hands over to cursors.
     since = first["created_at"].replace("+", "%2B")
     assert [a["id"] for a in shop.admin.ok("GET", f"/alerts?since={since}")["alerts"]] == [second["id"]]
+    by_time: list[str] = []
+    moment = "1970-01-01T00:00:00Z"
+    while True:
+        page = shop.admin.get("/alerts", params={"since": moment, "limit": 1}).json()
+        by_time += [a["id"] for a in page["alerts"]]
+        if page["next_since"] is None:
+            break
+        assert page["next_cursor"] is None  # a full page by time: go on by time
+        moment = page["next_since"]
+    assert by_time == [first["id"], second["id"]] and page["next_cursor"] is not None
+    assert shop.admin.ok("GET", f"/alerts?cursor={page['next_cursor']}")["alerts"] == []
+    # Both: the cursor's order, filtered by the time.
+    assert [a["id"] for a in shop.admin.ok("GET", f"/alerts?cursor={cursor}&since={since}")["alerts"]] == [
+        second["id"]]
     for bad in ("yesterday", "12", ":", "12:not-a-uuid", f"{2**64}:{uuid.UUID(int=0)}", "-1:" + str(uuid.uuid4())):
         response = shop.admin.get("/alerts", params={"cursor": bad})
         assert response.status_code == 422, (bad, response.text)

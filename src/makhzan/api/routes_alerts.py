@@ -40,18 +40,25 @@ async def list_alerts(
     """Low-stock alerts, oldest transaction first; pass ``next_cursor`` back as ``cursor`` for the next page.
 
     Polling with ``cursor`` never misses an alert, even one whose sale committed after a later
-    one's. ``since`` (a time) still works and can start a cursor; ``next_since`` is kept for
-    older clients, which page by time.
+    one's. ``since`` alone (a time) lists by time as before, with ``next_since`` for the next
+    page; once a page is not full, its ``next_cursor`` lets the client go on with cursors.
+    With both, ``since`` filters the cursor's pages.
     """
     who.require("manager")
     since = _aware(since)
     after = alerts.Cursor.parse(cursor, "cursor") if cursor is not None else alerts.Cursor()
     if who.location_id is not None:
         location_id = who.location(location_id)
-    page = await read(request, who, lambda conn: alerts.list_alerts(
-        conn, who.tenant_id, after=after, since=since, location_id=location_id, limit=limit))
+    if since is not None and cursor is None:
+        # By time, as before cursors: the order and next_since an older client pages with.
+        page = await read(request, who, lambda conn: alerts.list_alerts_by_time(
+            conn, who.tenant_id, since=since, location_id=location_id, limit=limit))
+    else:
+        page = await read(request, who, lambda conn: alerts.list_alerts(
+            conn, who.tenant_id, after=after, since=since, location_id=location_id, limit=limit))
     next_since = max(a["created_at"] for a in page.alerts) if len(page.alerts) == limit else None
-    return respond({"alerts": page.alerts, "next_cursor": str(page.next_cursor), "next_since": next_since})
+    next_cursor = str(page.next_cursor) if page.next_cursor is not None else None
+    return respond({"alerts": page.alerts, "next_cursor": next_cursor, "next_since": next_since})
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse,
@@ -121,7 +128,7 @@ async def _alert_events(request: Request, who: Who, after: alerts.Cursor, *, sin
     last_sent = time.monotonic()
     while not await request.is_disconnected():
         page = await read(request, who, poll)
-        after = page.next_cursor
+        after = page.next_cursor or after  # list_alerts always gives one
         for alert, event_id in zip(page.alerts, page.cursors, strict=True):
             yield f"id: {event_id}\nevent: low_stock\ndata: {dumps(alert).decode()}\n\n"
             last_sent = time.monotonic()

@@ -80,6 +80,28 @@ LEFT JOIN LATERAL (
 ) page ON true
 ORDER BY page.xid, page.id;
 
+-- name: list_alerts_by_time
+-- A page of a tenant's alerts raised after a moment, by time as GET /alerts?since= always paged
+-- (a client passes the last one's created_at back), but only below the horizon (list_alerts).
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+SELECT h.xmin::text AS horizon, page.id, page.kind, page.product_id, page.sku, page.name, page.location_id,
+       page.quantity_after, page.threshold, page.document_id, page.created_at, page.acknowledged_at,
+       page.acknowledged_by, page.xid::text AS xid
+FROM horizon h
+LEFT JOIN LATERAL (
+    SELECT a.alert_id AS id, a.kind, a.product_id, p.sku, p.name, a.location_id, a.quantity_after,
+           a.threshold, a.document_id, a.created_at, a.acknowledged_at, a.acknowledged_by, a.xid
+    FROM alerts a
+    JOIN products p ON p.tenant_id = a.tenant_id AND p.product_id = a.product_id
+    WHERE a.tenant_id = %(tenant_id)s
+      AND a.xid < h.xmin
+      AND a.created_at > %(since)s::timestamptz
+      AND (%(location_id)s::uuid IS NULL OR a.location_id = %(location_id)s::uuid)
+    ORDER BY a.created_at, a.alert_id
+    LIMIT %(limit)s
+) page ON true
+ORDER BY page.created_at, page.id;
+
 -- name: acknowledge_alert
 -- Mark an alert seen (optionally only at one location); acknowledging it again keeps the first acknowledgement.
 WITH acknowledged AS (
