@@ -6,6 +6,7 @@ and the kept morning report.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from uuid import UUID
 
 import httpx
 import psycopg
+from openpyxl import load_workbook
 from psycopg.rows import dict_row
 
 from makhzan import daily_report
@@ -105,6 +107,16 @@ def test_ledger_pages_carry_the_running_balance_and_reports_show_the_morning_rep
     assert f'href="/reports/daily/{today.isoformat()}"' in reports and "Salt" in reports
     kept = office.get(f"/reports/daily/{today.isoformat()}")
     assert kept.status_code == 200 and "Salt" in kept.text
+    # The same report as files a manager opens in Excel.
+    as_csv = office.get(f"/reports/low-stock.csv?location_id={shop.store}")
+    assert as_csv.content.startswith(b"\xef\xbb\xbf") and salt["sku"] in as_csv.content.decode("utf-8-sig")
+    as_xlsx = office.get("/reports/low-stock.xlsx")
+    cells = [c.value for row in load_workbook(io.BytesIO(as_xlsx.content)).active.iter_rows() for c in row]
+    assert salt["sku"] in cells
+    assert office.get("/reports/low-stock.pdf").status_code == 404
+    # The stock page finds it by name.
+    found = office.get("/stock", params={"q": "salt"}).text
+    assert f'data-product="{salt["id"]}"' in found
 
 
 def test_transfer_adjust_and_count_through_the_forms(shop: Shop) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +18,7 @@ from makhzan.api.state import read, transact
 from makhzan.db import Connection
 from makhzan.models import ConflictResolveIn
 from makhzan.queries import Q
+from makhzan.report_files import LOW_STOCK_COLUMNS, WRITERS
 from makhzan.web import auth
 from makhzan.web.accounts import SessionUser
 from makhzan.web.render import render
@@ -39,6 +43,31 @@ async def low_stock(request: Request, user: SessionUser = Depends(auth.backoffic
 
     found = await read(request, who, work)
     return render(request, "reports/low_stock.html", {**found, "location_id": location_id, "report_date": None})
+
+
+@router.get("/reports/low-stock.{file_format}")
+async def low_stock_file(file_format: str, request: Request, user: SessionUser = Depends(auth.backoffice),
+                         location_id: UUID | None = Query(None)) -> Response:
+    """The low-stock report as the file a manager opens in Excel (CSV with a BOM, or XLSX)."""
+    if file_format not in ("csv", "xlsx"):
+        raise errors.NotFound("No such file.", {"format": file_format})
+    who = user.principal
+    if who.location_id is not None:
+        location_id = who.location(location_id)
+    rows = await read(request, who, lambda conn: reports.low_stock(conn, who.tenant_id, location_id, REPORT_ROWS))
+    data = await asyncio.to_thread(_report_file, rows, file_format)
+    media = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[file_format]
+    name = f"low-stock-{datetime.now(UTC):%Y-%m-%d}.{file_format}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _report_file(rows: list[dict[str, Any]], file_format: str) -> bytes:
+    # The CLI's writers, so the page's file and `makhzan report low-stock` are the same file.
+    with tempfile.TemporaryDirectory(prefix="makhzan-report-") as folder:
+        path = Path(folder) / f"report.{file_format}"
+        WRITERS[file_format](path, rows, LOW_STOCK_COLUMNS, "Low stock")
+        return path.read_bytes()
 
 
 @router.get("/reports/daily/{report_date}")

@@ -34,6 +34,7 @@ from makhzan.web.render import language, render
 
 router = APIRouter(include_in_schema=False)
 LEVELS_PAGE = 200
+SEARCH_PRODUCTS = 50
 LEDGER_PAGE = 100
 KINDS = ("receive", "transfer", "adjust", "count")
 ADJUST_REASONS = ("waste", "damage", "theft", "expired", "correction", "other")
@@ -52,6 +53,7 @@ async def stock_levels(
     location_id: UUID | None = Query(None),
     after_sku: str = Query("", max_length=64, pattern=r"^[^\x00]*$"),
     after_location: UUID | None = Query(None),
+    q: str = Query("", max_length=100, pattern=r"^[^\x00]*$"),
 ) -> Response:
     who = user.principal
     if who.location_id is not None:
@@ -59,15 +61,21 @@ async def stock_levels(
 
     async def work(conn: Connection) -> dict[str, Any]:
         locations = await _locations(conn, who)
+        if q.strip():
+            # The catalogue's Arabic-aware search, then the levels of what it found.
+            found = await catalog.search_products(conn, who.tenant_id, q, SEARCH_PRODUCTS)
+            cur = await conn.execute(Q.levels_of_products, {"tenant_id": who.tenant_id, "location_id": location_id,
+                                                            "product_ids": [p["id"] for p in found]})
+            return {"locations": locations, "levels": list(await cur.fetchall()), "searched": True}
         levels = await inventory.list_stock(conn, who.tenant_id, location_id=location_id, product_id=None,
                                             limit=LEVELS_PAGE, after_sku=after_sku, after_location=after_location)
-        return {"locations": locations, "levels": levels}
+        return {"locations": locations, "levels": levels, "searched": False}
 
     found = await read(request, who, work)
     levels = found["levels"]
-    more = levels[-1] if len(levels) == LEVELS_PAGE else None
+    more = levels[-1] if len(levels) == LEVELS_PAGE and not found["searched"] else None
     return render(request, "stock/levels.html", {
-        **found, "location_id": location_id, "names": {loc["id"]: loc["name"] for loc in found["locations"]},
+        **found, "q": q, "location_id": location_id, "names": {loc["id"]: loc["name"] for loc in found["locations"]},
         "next": {"after_sku": more["sku"], "after_location": more["location_id"]} if more else None,
     })
 

@@ -22,3 +22,12 @@ ORDER BY l.created_at, l.location_id;
 -- name: repeatable_read
 -- The first statement of a read that must see one snapshot (a ledger page and the level it ends at).
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+
+-- name: levels_of_products
+-- The levels of a set of products (the stock page's search), optionally at one location.
+SELECT s.product_id, s.location_id, s.quantity, s.updated_at, p.sku, p.name, p.base_unit
+FROM stock_levels s
+JOIN products p ON p.tenant_id = s.tenant_id AND p.product_id = s.product_id
+WHERE s.tenant_id = %(tenant_id)s AND s.product_id = ANY(%(product_ids)s)
+  AND (%(location_id)s::uuid IS NULL OR s.location_id = %(location_id)s)
+ORDER BY p.sku, s.location_id;
