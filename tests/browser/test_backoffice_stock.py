@@ -43,6 +43,10 @@ def test_a_sale_on_the_till_lowers_the_stock_on_the_stock_page(browser: Any, sho
 
         manager.reload()
         expect(level_cell(manager, shop, milk)).to_contain_text("7")
+        # Searching the stock page by the Arabic name keeps that product's row only.
+        manager.fill("[data-testid=stock-search]", "حليب")
+        expect(manager.locator("#stock-levels tbody tr")).to_have_count(1)
+        expect(level_cell(manager, shop, milk)).to_contain_text("7")
         manager.screenshot(path=str(artifacts / "backoffice-stock-en.png"), full_page=True)
     finally:
         office.close()
