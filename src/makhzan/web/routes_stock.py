@@ -239,11 +239,15 @@ async def _post(conn: Connection, who: tenancy.Principal, kind: str, body: Any) 
         who.check_location(body.from_location_id)
         return await inventory.transfer(conn, who.tenant_id, key_id=who.key_id, request=body, now=now)
     location = who.location(body.location_id)
-    if kind == "count":
-        body = await _count_by_product(conn, who.tenant_id, body)
-    post = {"receive": inventory.receive, "adjust": inventory.adjust, "count": inventory.count}[kind]
-    argument = "receipt" if kind == "receive" else "request"
-    return await post(conn, who.tenant_id, key_id=who.key_id, location_id=location, now=now, **{argument: body})
+    if kind == "receive":
+        return await inventory.receive(conn, who.tenant_id, key_id=who.key_id, location_id=location, receipt=body,
+                                       now=now)
+    if kind == "adjust":
+        return await inventory.adjust(conn, who.tenant_id, key_id=who.key_id, location_id=location, request=body,
+                                      now=now)
+    counted = await _count_by_product(conn, who.tenant_id, body)
+    return await inventory.count(conn, who.tenant_id, key_id=who.key_id, location_id=location, request=counted,
+                                 now=now)
 
 
 async def _count_by_product(conn: Connection, tenant_id: UUID, body: CountIn) -> CountIn:
