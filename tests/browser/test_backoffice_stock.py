@@ -73,6 +73,10 @@ def test_ledger_shows_the_running_balance_and_a_chart(page: Any, shop: Shop, art
     points = page.locator("[data-testid=level-chart] polyline").get_attribute("points")
     assert points is not None and len(points.split()) == 2 * 4 + 1  # a step per movement, then to now
     page.screenshot(path=str(artifacts / "backoffice-ledger-en.png"), full_page=True)
+    page.goto(f"{shop.server_url}/lang/ar?next=/stock/products/{oil['id']}")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(balances).to_have_text(["9", "5", "7", "10"])
+    page.screenshot(path=str(artifacts / "backoffice-ledger-ar.png"), full_page=True)
 
 
 def test_receive_goods_by_scanning(page: Any, shop: Shop, artifacts: Path) -> None:

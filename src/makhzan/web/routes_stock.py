@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from itertools import zip_longest
 from typing import Any
 from uuid import UUID, uuid4
@@ -27,7 +28,7 @@ from makhzan.models import (
     TransferIn,
 )
 from makhzan.queries import Q
-from makhzan.web import auth
+from makhzan.web import auth, i18n
 from makhzan.web.accounts import SessionUser
 from makhzan.web.i18n import translate
 from makhzan.web.render import language, render
@@ -35,6 +36,7 @@ from makhzan.web.render import language, render
 router = APIRouter(include_in_schema=False)
 LEVELS_PAGE = 200
 SEARCH_PRODUCTS = 50
+CHART_LEFT = 48
 LEDGER_PAGE = 100
 KINDS = ("receive", "transfer", "adjust", "count")
 ADJUST_REASONS = ("waste", "damage", "theft", "expired", "correction", "other")
@@ -121,7 +123,8 @@ def level_chart(movements: list[dict[str, Any]], level_before: Decimal, now: dat
     pad = 8
 
     def x(at: datetime) -> float:
-        return pad + (width - 2 * pad) * (at - start).total_seconds() / span_t
+        # The left margin holds the level labels.
+        return CHART_LEFT + (width - CHART_LEFT - pad) * (at - start).total_seconds() / span_t
 
     def y(value: Decimal) -> float:
         return pad + (height - 2 * pad) * (1 - float(value - bottom) / span_v)
@@ -132,6 +135,13 @@ def level_chart(movements: list[dict[str, Any]], level_before: Decimal, now: dat
         previous = balance
     points.append(f"{x(end):.1f},{y(previous):.1f}")
     return Chart(width, height, " ".join(points), top, bottom, start, end)
+
+
+def _signed(lang: str, value: Decimal) -> str:
+    """A change with its sign (+4, -2); CLDR's Arabic number pattern starts with a right-to-left
+    mark, which would carry a leading "+" to the far side of the number."""
+    text = i18n.number(lang, abs(value)).replace("\u200f", "").replace("\u061c", "")
+    return ("+" if value > 0 else "-" if value < 0 else "") + text
 
 
 @router.get("/stock/products/{product_id}")
@@ -173,7 +183,8 @@ async def ledger(
     return render(request, "stock/ledger.html", {
         **found, "levels": levels, "level_now": now_level, "location_id": location_id,
         "names": {loc["id"]: loc["name"] for loc in found["locations"]},
-        "chart": level_chart(movements, level_before, datetime.now(UTC)),
+        "chart": level_chart(movements, level_before, datetime.now(UTC)), "chart_left": CHART_LEFT,
+        "reasons": ADJUST_REASONS, "signed": partial(_signed, language(request)),
         "next": {"before": movements[-1]["movement_id"], "balance": level_before} if more else None,
     })
 
