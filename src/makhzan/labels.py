@@ -245,25 +245,31 @@ def pdf(labels: list[Label]) -> bytes:
     return bytes(document.output())
 
 
-def _fitted(document: Any, text: str, size: float, width: float) -> None:
-    # Shrink a long name down to 6 pt before letting it run past the label's edge.
+def _fitted(document: Any, text: str, size: float, width: float) -> str:
+    """The text as it fits the label: a long name shrinks down to 6 pt, then loses its end to "…"
+    rather than run into the next label on the sheet."""
     while size > 6 and document.get_string_width(text) > width:
         size -= 0.5
         document.set_font_size(size)
+    if document.get_string_width(text) <= width:
+        return text
+    while len(text) > 1 and document.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _draw(document: Any, label: Label, x: float, y: float) -> None:
     width = float(WIDTH_MM)
     inner = width - 6
     document.set_font("label", size=10)
-    _fitted(document, _clean(label.name), 10, inner)
+    name = _fitted(document, _clean(label.name), 10, inner)
     document.set_xy(x + 3, y + 2.5)
-    document.cell(inner, 5, _clean(label.name))
+    document.cell(inner, 5, name)
     if label.name_ar:
         document.set_font("label", size=10)
-        _fitted(document, _clean(label.name_ar), 10, inner)
+        name_ar = _fitted(document, _clean(label.name_ar), 10, inner)
         document.set_xy(x + 3, y + 7.5)
-        document.cell(inner, 5, _clean(label.name_ar), align="R")
+        document.cell(inner, 5, name_ar, align="R")
     document.set_font("label", size=16)
     document.set_xy(x + 3, y + 12.5)
     document.cell(inner / 2, 6, label.usd_text)

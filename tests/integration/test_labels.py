@@ -130,3 +130,13 @@ def test_labels_refuse_what_they_cannot_print(shop: Shop) -> None:
     assert shop.admin.get("/labels.pdf", params={"product_id": bare["id"], "copies": "1000"}).status_code == 422
     cashier = shop.key("cashier", shop.store)
     assert cashier.get(f"/products/{bare['id']}/label.svg").status_code == 403
+
+
+def test_a_long_name_is_shortened_on_the_pdf_label_not_spilled_onto_the_next(shop: Shop) -> None:
+    long_name = "Extra virgin olive oil from the Koura hills, first cold press, glass bottle " * 2
+    product = shop.product(name=long_name.strip()[:200], name_ar="زيت زيتون بكر ممتاز من الكورة " * 4, price="12")
+    response = shop.admin.get("/labels.pdf", params={"product_id": product["id"]})
+    text = PdfReader(io.BytesIO(response.content)).pages[0].extract_text()
+    first_line = text.splitlines()[0]
+    assert first_line.startswith("Extra virgin olive oil") and first_line.endswith("…")
+    assert len(first_line) < 60
