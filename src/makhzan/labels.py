@@ -176,6 +176,10 @@ def _attribute(name: str) -> str:
     return name.rstrip("_").replace("xml_", "xml:").replace("_", "-")
 
 
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def svg(label: Label) -> str:
     """One label as a standalone SVG in millimetres; the browser shapes the Arabic."""
     width, height = float(WIDTH_MM), float(HEIGHT_MM)
@@ -190,11 +194,13 @@ def svg(label: Label) -> str:
         extra = "".join(f" {_attribute(k)}={quoteattr(v)}" for k, v in attrs.items())
         return f'<text x="{x}" y="{y}" font-size="{size}"{extra}>{escape(_clean(content))}</text>'
 
+    # Up to 30 characters fit at this size; up to 45 are squeezed in; past that the end goes.
     fit = {"textLength": str(width - 6), "lengthAdjust": "spacingAndGlyphs"}
+    name, name_ar = (_shortened(n, 45) for n in (label.name, label.name_ar or ""))
     parts = [
-        text(3, 6.5, 4, label.name, **(fit if len(label.name) > 30 else {})),
-        text(width - 3, 11.5, 4, label.name_ar or "", direction="rtl", text_anchor="start", xml_lang="ar",
-             class_="name-ar", **(fit if len(label.name_ar or "") > 30 else {})),
+        text(3, 6.5, 4, name, **(fit if len(name) > 30 else {})),
+        text(width - 3, 11.5, 4, name_ar, direction="rtl", text_anchor="start", xml_lang="ar",
+             class_="name-ar", **(fit if len(name_ar) > 30 else {})),
         text(3, 17.5, 6, label.usd_text, font_weight="bold", class_="usd"),
         text(width - 3, 17.5, 3.6, label.lbp_text, text_anchor="end", class_="lbp"),
         f'<g class="bars" data-symbology="{label.symbology}" data-module-mm="{module:.4f}" '
