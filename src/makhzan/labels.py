@@ -135,8 +135,15 @@ _STORE_CODE_TRIES = 20
 
 
 async def assign_store_code(conn: Connection, tenant_id: UUID, product_id: UUID) -> str:
-    """Give a product without a manufacturer's code an in-store EAN-13, kept with its other codes."""
+    """Give a product without a unit barcode an in-store EAN-13, kept with its other codes.
+
+    A product that already has a unit barcode keeps it and gets none (so a retried request
+    never adds a second code); that barcode is returned.
+    """
     product = await catalog.get_product(conn, tenant_id, product_id)
+    units = [b["barcode"] for b in product["barcodes"] if b["factor"] == 1]
+    if units:
+        return _choose_code(product["barcodes"])
     cur = await conn.execute(Q.list_barcode_rules, {"tenant_id": tenant_id})
     rule_prefixes = [row["prefix"] for row in await cur.fetchall()]
     free = [p for p in _STORE_PREFIXES if not any(p.startswith(r) or r.startswith(p) for r in rule_prefixes)]

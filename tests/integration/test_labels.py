@@ -140,3 +140,17 @@ def test_a_long_name_is_shortened_on_the_pdf_label_not_spilled_onto_the_next(sho
     first_line = text.splitlines()[0]
     assert first_line.startswith("Extra virgin olive oil") and first_line.endswith("…")
     assert len(first_line) < 60
+
+
+def test_store_code_through_the_api_avoids_the_scale_rules(shop: Shop) -> None:
+    bulk = shop.product(name="Lentils (loose)", unit="kg", price="2", barcodes=[])
+    response = shop.admin.post(f"/products/{bulk['id']}/store-code")
+    assert response.status_code == 200, response.text
+    (code,) = [b["barcode"] for b in response.json()["barcodes"]]
+    # 21... is the default scale rule's prefix; 20 is free.
+    assert code.startswith("20") and len(code) == 13
+    # Asked again (a retry), the product keeps its one code.
+    again = shop.admin.post(f"/products/{bulk['id']}/store-code").json()
+    assert [b["barcode"] for b in again["barcodes"]] == [code]
+    assert shop.key("manager").post(f"/products/{bulk['id']}/store-code").status_code == 403
+    assert shop.admin.post(f"/products/{uuid.uuid4()}/store-code").status_code == 404

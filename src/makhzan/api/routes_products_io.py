@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from makhzan import errors, labels, product_export, product_import, tenancy
+from makhzan import catalog, errors, labels, product_export, product_import, tenancy
 from makhzan.api.json import DecimalRoute, JSONResponse, respond
 from makhzan.api.state import authenticated, read, transact
 from makhzan.db import Connection
@@ -129,6 +129,19 @@ async def product_label(product_id: UUID, request: Request, who: Who = Depends(a
     who.require("manager")
     (label,) = await read(request, who, lambda conn: labels.labels_for(conn, who.tenant_id, [product_id]))
     return Response(labels.svg(label), media_type="image/svg+xml")
+
+
+@router.post("/products/{product_id}/store-code")
+async def store_code(product_id: UUID, request: Request, who: Who = Depends(authenticated)) -> JSONResponse:
+    """Give goods without a manufacturer's code an in-store EAN-13 (GS1 prefix 20-29, clear of the
+    shop's scale-label rules), added to the product's barcodes; answers the product."""
+    who.require("admin")
+
+    async def work(conn: Connection) -> dict[str, Any]:
+        await labels.assign_store_code(conn, who.tenant_id, product_id)
+        return await catalog.get_product(conn, who.tenant_id, product_id)
+
+    return respond(await transact(request, who, work))
 
 
 @router.get("/labels.pdf", responses={200: {"content": {"application/pdf": {}}}})
