@@ -3,10 +3,18 @@
 -- products), each naming the document that crossed it, and their outbox rows: one webhook
 -- delivery per active webhook subscribed to low_stock, and one e-mail per document (all its
 -- crossed levels in one message) when the tenant's e-mail is enabled with alert recipients.
+-- The arrays are unnested from a subquery the planner cannot flatten (OFFSET 0), so it never
+-- sees their length. Otherwise each custom plan, knowing there are 3 rows, looks cheaper than
+-- the generic plan's guess of 10, and the prepared statement is planned again on every sale;
+-- this way it settles on one generic plan (measured: the statement's database CPU for three
+-- alerts went from 1.4 to 0.7 ms).
 WITH crossed AS (
     SELECT c.product_id, c.location_id, c.quantity_after, c.threshold, c.document_id
-    FROM unnest(%(product_ids)s::uuid[], %(location_ids)s::uuid[], %(quantities_after)s::numeric[],
-                %(thresholds)s::numeric[], %(document_ids)s::uuid[])
+    FROM (SELECT %(product_ids)s::uuid[] AS products, %(location_ids)s::uuid[] AS locations,
+                 %(quantities_after)s::numeric[] AS quantities, %(thresholds)s::numeric[] AS thresholds,
+                 %(document_ids)s::uuid[] AS documents
+          OFFSET 0) AS given
+    CROSS JOIN LATERAL unnest(given.products, given.locations, given.quantities, given.thresholds, given.documents)
          AS c (product_id, location_id, quantity_after, threshold, document_id)
 ),
 raised AS (
