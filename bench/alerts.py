@@ -7,7 +7,9 @@
 (b) The 3-line sale over HTTP (8 clients, wrk, as run.py's "sale" line) with alerting off
     (every threshold 0: no sale can cross) and on (every threshold one below the level: each
     product's next sale crosses), with an active webhook to a loopback receiver so the outbox
-    and the delivery worker run too. See bench/README.md.
+    and the delivery worker run too. Each window also shows the CPU per sale of the API
+    server's processes and of the database's backends on the bench database: on a busy machine
+    the rates swing with the neighbours, the CPU per sale much less. See bench/README.md.
 """
 
 from __future__ import annotations
