@@ -3,6 +3,7 @@ exactly once with their conflicts, and resolving those conflicts."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -252,6 +253,14 @@ def test_synced_sale_crossing_the_threshold_raises_one_alert(shop: Shop) -> None
     cashier = shop.key("cashier", shop.store)
     sales = [offline_sale({"barcode": code, "price": "5.000"}) for _ in range(6)]
     cashier.ok("POST", "/sync/sales", {"sales": sales})
+    # GET /alerts lists an alert once no older transaction is still open on the server: poll.
+    deadline = time.monotonic() + 30
+    while True:
+        alerts = [a for a in shop.admin.ok("GET", "/alerts")["alerts"] if a["product_id"] == oil["id"]]
+        if alerts or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
     alerts = [a for a in shop.admin.ok("GET", "/alerts")["alerts"] if a["product_id"] == oil["id"]]
     assert len(alerts) == 1
     # The third sale took it from 6 to 5: that sale is the one named.
