@@ -266,6 +266,18 @@ def test_online_scan_and_sale_go_through_central(central: ServerProcess, app_dat
 # --- blackouts and crashes ------------------------------------------------------------------------
 
 
+def test_agent_knows_its_store_from_its_key_before_any_stock(central: ServerProcess, app_database: str,
+                                                              agents: list[AgentProcess], tmp_path: Path) -> None:
+    shop = new_shop(central.url, app_database)
+    product = shop.product(price="1.000")
+    till = shop.key("cashier", shop.store)
+    agent = start_agent(agents, central.url, till.key, tmp_path / "agent")
+    status = synced(agent)
+    assert status["location_id"] == shop.store
+    scanned = agent.http.get(f"/api/v1/scan/{product['barcodes'][0]['barcode']}").json()
+    assert scanned["stock"]["location_id"] == shop.store
+
+
 def test_blackout_with_both_sides_killed_syncs_every_sale_once(
         central: ServerProcess, app_database: str, agents: list[AgentProcess], tmp_path: Path) -> None:
     shop, till, product = till_shop(central, app_database, stock="10")

@@ -78,8 +78,16 @@ class Central:
     async def sync_sales(self, sales: list[dict[str, Any]]) -> Reply:
         return await self._request("POST", "/sync/sales", content=dumps({"sales": sales}))
 
-    async def stock_page(self, after_sku: str, after_location: str | None, limit: int) -> list[dict[str, Any]]:
+    async def whoami(self) -> dict[str, Any]:
+        """The key's role and the location it is bound to (null for an unbound key)."""
+        me: dict[str, Any] = _ok(await self._request("GET", "/keys/me"))
+        return me
+
+    async def stock_page(self, after_sku: str, after_location: str | None, limit: int,
+                         location: str | None = None) -> list[dict[str, Any]]:
         params = {"limit": str(limit), "after_sku": after_sku}
+        if location:
+            params["location_id"] = location
         if after_location:
             params["after_location_id"] = after_location
         levels: list[dict[str, Any]] = _ok(await self._request("GET", "/stock", params=params))["levels"]

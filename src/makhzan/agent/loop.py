@@ -127,9 +127,12 @@ async def pull_stock(conn: sqlite3.Connection, central: Central, page: int) -> i
     # A terminal's key is bound to its location and central lists only that one. A key that is
     # not (a set-up mistake) lists every location: the till then shows its known one, or the first.
     location = await asyncio.to_thread(store.get_meta, conn, "location_id")
+    if location is None:
+        # Asked once: the key's location, so that the till knows its store before its first sale.
+        location = (await central.whoami()).get("location_id")
     after_sku, after_location = "", None
     while True:
-        rows = await central.stock_page(after_sku, after_location, page)
+        rows = await central.stock_page(after_sku, after_location, page, location)
         for row in rows:
             location = location or str(row["location_id"])
             if str(row["location_id"]) == location:
