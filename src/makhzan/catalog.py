@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -11,24 +10,11 @@ from makhzan import errors, units
 from makhzan.barcodes import WeighedRule, decode_weighed, is_gs1_valid, lookup_form, normalize_barcode
 from makhzan.db import Connection
 from makhzan.models import BarcodeIn, ProductIn, ProductPatch
+from makhzan.pricing import ScannedItem
 from makhzan.queries import Q
 from makhzan.text import normalize_for_search
 
 _GS1_LENGTHS = (8, 12, 13, 14)
-
-
-@dataclass(frozen=True)
-class ScannedItem:
-    """What one scan of a code stands for."""
-
-    barcode: str
-    unit: str
-    factor: Decimal
-    # Base units of the product that one scan adds: the factor, or the weight on a scale label.
-    quantity: Decimal
-    product: dict[str, Any]
-    # A priced scale label fixes the line's amount (in the product's currency).
-    amount: Decimal | None = None
 
 
 def _search_text(sku: str, name: str, name_ar: str | None, barcodes: list[str]) -> str:

@@ -11,20 +11,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from makhzan import errors, units
-from makhzan.catalog import ScannedItem, resolve_codes
+from makhzan.catalog import resolve_codes
 from makhzan.db import Connection
 from makhzan.models import AdjustmentIn, CountIn, ItemRef, ReceiptIn, SaleIn, TransferIn
+from makhzan.pricing import ScannedItem, price_line
 from makhzan.queries import Q
-
-# The smallest coin a line total is rounded to, per currency.
-CURRENCY_QUANTUM = {"USD": Decimal("0.01"), "LBP": Decimal("1")}
 
 
 @dataclass(frozen=True)
@@ -205,7 +203,7 @@ async def sell(
     if inserted is None:
         return await _replayed_sale(conn, tenant_id, sale.id, request_hash), False
     rate: Decimal = inserted["exchange_rate"]
-    priced = [_price_line(line.quantity, item, sale.currency, rate, by_barcode=line.barcode is not None)
+    priced = [price_line(line.quantity, item, sale.currency, rate, by_barcode=line.barcode is not None)
               for line, item in zip(sale.lines, items, strict=True)]
     moves = [Move(item.product["product_id"], location_id, "sale", -quantity)
              for item, (quantity, _, _) in zip(items, priced, strict=True)]
@@ -242,43 +240,6 @@ async def sell(
         "recorded_at": inserted["recorded_at"], "currency": sale.currency, "exchange_rate": rate,
         "total": total, "offline": False, "lines": lines,
     }, True
-
-
-def _price_line(
-    requested: Decimal | None, item: ScannedItem, currency: str, rate: Decimal, *, by_barcode: bool
-) -> tuple[Decimal, Decimal, Decimal]:
-    """(quantity in base units, unit price, line total) in the sale's currency."""
-    if by_barcode:
-        scans = requested if requested is not None else Decimal(1)
-        quantity = item.quantity * scans
-    else:
-        assert requested is not None
-        scans, quantity = Decimal(1), requested
-    if quantity != quantity.quantize(units.QUANTUM) or quantity >= units.MAX_QUANTITY:
-        raise errors.InvalidQuantity(
-            "The line's quantity in base units must have at most 3 decimals and be in range.",
-            {"barcode": item.barcode, "quantity": format(quantity, "f")},
-        )
-    product = item.product
-    unit_price = convert_money(product["price"], product["currency"], currency, rate).quantize(units.QUANTUM)
-    if item.amount is not None:
-        raw_total = convert_money(item.amount * scans, product["currency"], currency, rate)
-    else:
-        raw_total = quantity * unit_price
-    # Rounded to the currency's smallest coin, written with three decimals like every amount.
-    line_total = raw_total.quantize(CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
-    return quantity.quantize(units.QUANTUM), unit_price, line_total
-
-
-def convert_money(amount: Decimal, from_currency: str, to_currency: str, lbp_rate: Decimal) -> Decimal:
-    """USD <-> LBP at the tenant's rate (LBP per USD); exact Decimal arithmetic."""
-    if from_currency == to_currency:
-        return amount
-    if from_currency == "USD" and to_currency == "LBP":
-        return amount * lbp_rate
-    if from_currency == "LBP" and to_currency == "USD":
-        return amount / lbp_rate
-    raise errors.InvalidInput("Unsupported currency.", {"currency": to_currency})
 
 
 async def _replayed_sale(conn: Connection, tenant_id: UUID, sale_id: UUID, request_hash: bytes) -> dict[str, Any]:

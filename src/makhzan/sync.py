@@ -20,10 +20,11 @@ import orjson
 from pydantic import ValidationError
 
 from makhzan import errors, tenancy, units
-from makhzan.catalog import ScannedItem, product_out, resolve_codes_offline
+from makhzan.catalog import product_out, resolve_codes_offline
 from makhzan.db import Connection
-from makhzan.inventory import CURRENCY_QUANTUM, Move, convert_money, fingerprint, merge_moves
+from makhzan.inventory import Move, fingerprint, merge_moves
 from makhzan.models import OfflineSaleIn
+from makhzan.pricing import CURRENCY_QUANTUM, ScannedItem, convert_money, round_line_total
 from makhzan.queries import Q
 
 # --- the catalog change feed ------------------------------------------------------------------
@@ -309,7 +310,7 @@ def _price(sale: _Sale, items: dict[str, ScannedItem], unresolved: dict[str, err
             raw_total = convert_money(amount * scans, product["currency"], request.currency, sale.exchange_rate)
         else:
             raw_total = quantity * unit_price
-        line_total = raw_total.quantize(quantum, rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
+        line_total = round_line_total(raw_total, request.currency)
         line_total_sum += line_total
         if line.price is not None and line.price != price:
             sale.conflicts.append({

@@ -1,6 +1,6 @@
 """Pricing a sale on the terminal when central cannot be reached.
 
-The arithmetic is central's (``inventory._price_line``): unit price converted to the sale's
+The arithmetic is central's own (``makhzan.pricing``): unit price converted to the sale's
 currency at the tenant's LBP rate, line totals rounded to the currency's smallest coin. The
 result is both the answer the POS program gets and the sale the outbox later sends to
 ``POST /api/v1/sync/sales``, carrying the prices the till charged so central can tell a price
@@ -12,14 +12,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from makhzan import errors, units
+from makhzan import errors
 from makhzan.agent import scan, store
 from makhzan.models import SaleIn
-
-CURRENCY_QUANTUM = {"USD": Decimal("0.01"), "LBP": Decimal("1")}
+from makhzan.pricing import price_line
 
 
 @dataclass(frozen=True)
@@ -28,41 +27,6 @@ class OfflineSale:
     payload: dict[str, Any]
     # Base quantity per product, what the sale takes off the local stock estimate.
     takes: dict[str, Decimal]
-
-
-def convert_money(amount: Decimal, from_currency: str, to_currency: str, lbp_rate: Decimal) -> Decimal:
-    """USD <-> LBP at LBP-per-USD ``lbp_rate``, exactly (central's rule)."""
-    if from_currency == to_currency:
-        return amount
-    if from_currency == "USD" and to_currency == "LBP":
-        return amount * lbp_rate
-    if from_currency == "LBP" and to_currency == "USD":
-        return amount / lbp_rate
-    raise errors.InvalidInput("Unsupported currency.", {"currency": to_currency})
-
-
-def price_line(requested: Decimal | None, item: scan.LocalItem, currency: str, rate: Decimal,
-               *, by_barcode: bool) -> tuple[Decimal, Decimal, Decimal]:
-    """(quantity in base units, unit price, line total) in the sale's currency."""
-    if by_barcode:
-        scans = requested if requested is not None else Decimal(1)
-        quantity = item.quantity * scans
-    else:
-        assert requested is not None
-        scans, quantity = Decimal(1), requested
-    if quantity != quantity.quantize(units.QUANTUM) or quantity >= units.MAX_QUANTITY:
-        raise errors.InvalidQuantity(
-            "The line's quantity in base units must have at most 3 decimals and be in range.",
-            {"barcode": item.barcode, "quantity": format(quantity, "f")},
-        )
-    product = item.product
-    unit_price = convert_money(product["price"], product["currency"], currency, rate).quantize(units.QUANTUM)
-    if item.amount is not None:
-        raw_total = convert_money(item.amount * scans, product["currency"], currency, rate)
-    else:
-        raw_total = quantity * unit_price
-    line_total = raw_total.quantize(CURRENCY_QUANTUM[currency], rounding=ROUND_HALF_UP).quantize(units.QUANTUM)
-    return quantity.quantize(units.QUANTUM), unit_price, line_total
 
 
 def lbp_rate(conn: sqlite3.Connection) -> Decimal:

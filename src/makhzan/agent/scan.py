@@ -8,29 +8,19 @@ till keeps scanning through a blackout.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from makhzan import errors, units
 from makhzan.agent import store
 from makhzan.barcodes import WeighedRule, decode_weighed, is_gs1_valid, lookup_form
+from makhzan.pricing import ScannedItem
 
 _GS1_LENGTHS = (8, 12, 13, 14)
 
 
-@dataclass(frozen=True)
-class LocalItem:
-    """What one scan (or one product line) stands for."""
-
-    barcode: str
-    unit: str
-    factor: Decimal
-    # Base units one scan adds: the factor, or the weight on a scale label.
-    quantity: Decimal
-    product: dict[str, Any]
-    # A priced scale label fixes the line's amount (in the product's currency).
-    amount: Decimal | None = None
+# What one scan (or one product line) stands for: the same record central prices.
+LocalItem = ScannedItem
 
 
 class RuleCache:
