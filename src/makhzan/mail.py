@@ -31,6 +31,7 @@ from makhzan.config import Settings
 from makhzan.db import Connection
 from makhzan.mail_messages import daily_report_message, low_stock_message, to_wire
 from makhzan.queries import Q
+from makhzan.webhooks import next_poll_delay
 
 log = logging.getLogger("makhzan.mail")
 
@@ -169,12 +170,10 @@ async def run_delivery_worker(database_url: str, settings: Settings) -> None:
                 idle_rounds = 0
                 while True:
                     claimed = await deliver_due(conn, settings, lease_seconds=lease_seconds)
-                    if claimed >= BATCH:
-                        continue
                     idle_rounds = 0 if claimed else idle_rounds + 1
-                    # Doubling while idle, back to ``poll`` as soon as there is work.
-                    backoff = poll * 2 ** min(max(idle_rounds - 1, 0), 20)
-                    await asyncio.sleep(min(max(poll, IDLE_POLL_SECONDS), backoff))
+                    delay = next_poll_delay(claimed, idle_rounds - 1, poll, batch=BATCH, idle_cap=IDLE_POLL_SECONDS)
+                    if delay:
+                        await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise
         except Exception:

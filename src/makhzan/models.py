@@ -43,7 +43,7 @@ def _checked(parse: Any, value: Any) -> Decimal:
     return result
 
 
-def _text(value: Any) -> Any:
+def _storable(value: Any) -> Any:
     # PostgreSQL text cannot hold NUL, and lone surrogates cannot be encoded: refuse both here
     # rather than fail inside the database.
     if isinstance(value, str):
@@ -53,8 +53,12 @@ def _text(value: Any) -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("must be valid Unicode") from None
-        return value.strip()
     return value
+
+
+def _text(value: Any) -> Any:
+    value = _storable(value)
+    return value.strip() if isinstance(value, str) else value
 
 
 _QUANTITY_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "number"}]}
@@ -285,24 +289,13 @@ def _webhook_url(value: Any) -> Any:
     return parts.scheme.lower() + value[len(parts.scheme):]
 
 
-def _webhook_secret(value: Any) -> Any:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("must be valid Unicode") from None
-    return value
-
-
 WebhookEvent = Literal["low_stock", "daily_report"]
 
 
 class WebhookIn(Strict):
     url: Annotated[str, BeforeValidator(_webhook_url), Field(max_length=2000, pattern=r"^[hH][tT][tT][pP][sS]?://")]
     # The HMAC key of every delivery's X-Makhzan-Signature; never sent back.
-    secret: Annotated[str, BeforeValidator(_webhook_secret), Field(min_length=16, max_length=200)]
+    secret: Annotated[str, BeforeValidator(_storable), Field(min_length=16, max_length=200)]
     events: list[WebhookEvent] = Field(min_length=1, max_length=10)
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from makhzan.catalog import product_out, resolve_codes_offline
 from makhzan.db import Connection
 from makhzan.inventory import Move, fingerprint, merge_moves
 from makhzan.models import OfflineSaleIn
-from makhzan.pricing import CURRENCY_QUANTUM, ScannedItem, convert_money, round_line_total
+from makhzan.pricing import ScannedItem, price_line, round_line_total
 from makhzan.queries import Q
 
 # --- the catalog change feed ------------------------------------------------------------------
@@ -273,14 +273,14 @@ def _price(sale: _Sale, items: dict[str, ScannedItem], unresolved: dict[str, err
            products: dict[UUID, dict[str, Any]]) -> None:
     """The lines as the till charged them, and the conflicts with what the catalog says."""
     request = sale.request
-    quantum = CURRENCY_QUANTUM[request.currency]
+    currency = request.currency
     line_total_sum = Decimal(0)
     for line in request.lines:
         if line.barcode is not None and line.barcode in unresolved:
             # Kept in the conflict: the money was taken for it, but no product can move.
             error = unresolved[line.barcode]
             scans = line.quantity if line.quantity is not None else Decimal(1)
-            money = (line.price * scans).quantize(quantum, rounding=ROUND_HALF_UP) if line.price is not None else None
+            money = round_line_total(line.price * scans, currency) if line.price is not None else None
             line_total_sum += money or 0
             sale.conflicts.append({
                 "kind": "unknown_barcode", "barcode": line.barcode, "quantity": scans, "price": line.price,
@@ -289,33 +289,24 @@ def _price(sale: _Sale, items: dict[str, ScannedItem], unresolved: dict[str, err
             continue
         if line.barcode is not None:
             item = items[line.barcode]
-            scans = line.quantity if line.quantity is not None else Decimal(1)
-            quantity, product, amount = item.quantity * scans, item.product, item.amount
         else:
             product = products.get(line.product_id)  # type: ignore[arg-type]
             if product is None:
                 raise errors.NotFound("Product not found.", {"product_id": str(line.product_id)})
-            assert line.quantity is not None
-            scans, quantity, amount = Decimal(1), line.quantity, None
-        if quantity != quantity.quantize(units.QUANTUM) or quantity >= units.MAX_QUANTITY:
-            raise errors.InvalidQuantity(
-                "The line's quantity in base units must have at most 3 decimals and be in range.",
-                {"barcode": line.barcode, "quantity": format(quantity, "f")},
-            )
-        quantity = quantity.quantize(units.QUANTUM)
-        price = convert_money(product["price"], product["currency"], request.currency,
-                              sale.exchange_rate).quantize(units.QUANTUM)
-        unit_price = line.price if line.price is not None else price
-        if amount is not None and line.price is None:
-            raw_total = convert_money(amount * scans, product["currency"], request.currency, sale.exchange_rate)
-        else:
-            raw_total = quantity * unit_price
-        line_total = round_line_total(raw_total, request.currency)
+            item = ScannedItem(barcode="", unit=product["base_unit"], factor=Decimal(1), quantity=Decimal(1),
+                               product=product)
+        # What central would charge, then what the till did charge when it says so.
+        quantity, price, line_total = price_line(line.quantity, item, currency, sale.exchange_rate,
+                                                 by_barcode=line.barcode is not None)
+        product = item.product
+        unit_price = price
+        if line.price is not None:
+            unit_price, line_total = line.price, round_line_total(quantity * line.price, currency)
         line_total_sum += line_total
         if line.price is not None and line.price != price:
             sale.conflicts.append({
                 "kind": "price_changed", "product_id": product["product_id"], "barcode": line.barcode,
-                "till_price": line.price, "price": price, "currency": request.currency,
+                "till_price": line.price, "price": price, "currency": currency,
             })
         if not product["active"]:
             sale.conflicts.append({

@@ -142,15 +142,16 @@ async def deliver_due(conn: Connection, http: aiohttp.ClientSession, *, backoff_
     return len(claimed)
 
 
-def next_poll_delay(claimed: int, idle_rounds: int, poll_seconds: float) -> float:
-    """How long a worker waits before its next look: none after a full batch (more is due),
-    ``poll_seconds`` after some work, and doubling while idle up to ``IDLE_POLL_SECONDS``
-    (or ``poll_seconds``, if that is longer)."""
-    if claimed >= BATCH:
+def next_poll_delay(claimed: int, idle_rounds: int, poll_seconds: float, *, batch: int = BATCH,
+                    idle_cap: float = IDLE_POLL_SECONDS) -> float:
+    """How long an outbox worker (webhooks, e-mail) waits before its next look: none after a
+    full batch (more is due), ``poll_seconds`` after some work, and doubling while idle up to
+    ``idle_cap`` (or ``poll_seconds``, if that is longer)."""
+    if claimed >= batch:
         return 0.0
     if claimed:
         return poll_seconds
-    return min(max(poll_seconds, IDLE_POLL_SECONDS), poll_seconds * 2 ** min(idle_rounds, 20))
+    return min(max(poll_seconds, idle_cap), poll_seconds * 2 ** min(idle_rounds, 20))
 
 
 async def run_delivery_worker(database_url: str, settings: Settings) -> None:
