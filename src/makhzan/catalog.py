@@ -6,15 +6,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from makhzan import errors, units
-from makhzan.barcodes import WeighedRule, decode_weighed, is_gs1_valid, lookup_form, normalize_barcode
+from makhzan import errors
+from makhzan.barcodes import WeighedRule, decode_weighed, lookup_form, normalize_barcode
 from makhzan.db import Connection
 from makhzan.models import BarcodeIn, ProductIn, ProductPatch
-from makhzan.pricing import ScannedItem
+from makhzan.pricing import ScannedItem, scanned, scanned_label, unknown_code
 from makhzan.queries import Q
 from makhzan.text import normalize_for_search
-
-_GS1_LENGTHS = (8, 12, 13, 14)
 
 
 def _search_text(sku: str, name: str, name_ar: str | None, barcodes: list[str]) -> str:
@@ -141,7 +139,7 @@ async def scan(conn: Connection, tenant_id: UUID, raw: str, location_id: UUID) -
     cur = await conn.execute(Q.scan, {"tenant_id": tenant_id, "barcode": code, "location_id": location_id})
     row = await cur.fetchone()
     if row is not None:
-        item = _item(row, code, row["factor"])
+        item = scanned(row, code, row["factor"])
         stock = row["stock_quantity"]
     else:
         item = (await resolve_codes(conn, tenant_id, [raw]))[raw]
@@ -160,16 +158,6 @@ async def scan(conn: Connection, tenant_id: UUID, raw: str, location_id: UUID) -
         "quantity": item.quantity,
         "stock": {"location_id": location_id, "quantity": stock if stock is not None else Decimal("0.000")},
     }
-
-
-def _item(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | None = None,
-          *, include_inactive: bool = False) -> ScannedItem:
-    if not row["active"] and not include_inactive:
-        raise errors.ProductInactive(
-            "This product is no longer sold.", {"barcode": code, "product_id": str(row["product_id"])}
-        )
-    return ScannedItem(barcode=code, unit=row["unit"], factor=row["factor"], quantity=quantity,
-                       product=row, amount=amount)
 
 
 async def resolve_codes(conn: Connection, tenant_id: UUID, raws: list[str]) -> dict[str, ScannedItem]:
@@ -200,7 +188,7 @@ async def _resolve(
     for raw, code in codes.items():
         if code in found:
             try:
-                result[raw] = _item(found[code], code, found[code]["factor"], include_inactive=include_inactive)
+                result[raw] = scanned(found[code], code, found[code]["factor"], include_inactive=include_inactive)
             except errors.MakhzanError as exc:
                 failed[raw] = exc
         else:
@@ -213,8 +201,8 @@ async def _resolve(
             label = decoded[raw]
             try:
                 if label is None or label.base_barcode not in bases:
-                    raise _unknown(code)
-                result[raw] = _weighed_item(bases[label.base_barcode], code, label.value_kind, label.value,
+                    raise unknown_code(code)
+                result[raw] = scanned_label(bases[label.base_barcode], code, label.value_kind, label.value,
                                             include_inactive=include_inactive)
             except errors.MakhzanError as exc:
                 failed[raw] = exc
@@ -231,26 +219,3 @@ async def _rows_by_barcode(conn: Connection, tenant_id: UUID, codes: set[str]) -
 async def _weighed_rules(conn: Connection, tenant_id: UUID) -> list[WeighedRule]:
     cur = await conn.execute(Q.list_barcode_rules, {"tenant_id": tenant_id})
     return [WeighedRule(row["pattern"]) for row in await cur.fetchall()]
-
-
-def _weighed_item(row: dict[str, Any], code: str, value_kind: str, value: Decimal, *,
-                  include_inactive: bool = False) -> ScannedItem:
-    if value <= 0:
-        raise errors.InvalidBarcode("The scale label carries no weight or price.", {"barcode": code})
-    if value_kind == "weight":
-        if row["base_unit"] not in ("kg", "g"):
-            raise errors.InvalidBarcode(
-                "A weight label was scanned for a product not sold by weight.", {"barcode": code}
-            )
-        return _item(row, code, units.convert(value, "kg", row["base_unit"]), include_inactive=include_inactive)
-    # A priced label: the amount is fixed; the quantity is what that amount buys.
-    if row["price"] <= 0:
-        raise errors.InvalidBarcode("A priced label was scanned for a product without a price.", {"barcode": code})
-    quantity = (value / row["price"]).quantize(units.QUANTUM)
-    return _item(row, code, max(quantity, units.QUANTUM), amount=value, include_inactive=include_inactive)
-
-
-def _unknown(code: str) -> errors.MakhzanError:
-    if code.isdigit() and len(code) in _GS1_LENGTHS and not is_gs1_valid(code):
-        return errors.InvalidBarcode("The barcode's check digit is wrong; scan it again.", {"barcode": code})
-    return errors.UnknownBarcode("No product has this barcode.", {"barcode": code})

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from makhzan import errors, units
+from makhzan.barcodes import is_gs1_valid
 
 # The smallest coin a line total is rounded to, per currency.
 CURRENCY_QUANTUM = {"USD": Decimal("0.01"), "LBP": Decimal("1")}
@@ -30,6 +31,45 @@ class ScannedItem:
     product: dict[str, Any]
     # A priced scale label fixes the line's amount (in the product's currency).
     amount: Decimal | None = None
+
+
+_GS1_LENGTHS = (8, 12, 13, 14)
+
+
+def scanned(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | None = None,
+            *, include_inactive: bool = False) -> ScannedItem:
+    """A code found on a product (a row with the product's fields and the code's unit and factor)."""
+    if not row["active"] and not include_inactive:
+        raise errors.ProductInactive(
+            "This product is no longer sold.", {"barcode": code, "product_id": str(row["product_id"])}
+        )
+    return ScannedItem(barcode=code, unit=row["unit"], factor=row["factor"], quantity=quantity,
+                       product=row, amount=amount)
+
+
+def scanned_label(row: dict[str, Any], code: str, value_kind: str, value: Decimal, *,
+                  include_inactive: bool = False) -> ScannedItem:
+    """A scale label decoded to its product's base code (``row``) and a weight or a price."""
+    if value <= 0:
+        raise errors.InvalidBarcode("The scale label carries no weight or price.", {"barcode": code})
+    if value_kind == "weight":
+        if row["base_unit"] not in ("kg", "g"):
+            raise errors.InvalidBarcode(
+                "A weight label was scanned for a product not sold by weight.", {"barcode": code}
+            )
+        return scanned(row, code, units.convert(value, "kg", row["base_unit"]), include_inactive=include_inactive)
+    # A priced label: the amount is fixed; the quantity is what that amount buys.
+    if row["price"] <= 0:
+        raise errors.InvalidBarcode("A priced label was scanned for a product without a price.", {"barcode": code})
+    quantity = (value / row["price"]).quantize(units.QUANTUM)
+    return scanned(row, code, max(quantity, units.QUANTUM), amount=value, include_inactive=include_inactive)
+
+
+def unknown_code(code: str) -> errors.MakhzanError:
+    """The error for a code no product has: a misread check digit, or simply unknown."""
+    if code.isdigit() and len(code) in _GS1_LENGTHS and not is_gs1_valid(code):
+        return errors.InvalidBarcode("The barcode's check digit is wrong; scan it again.", {"barcode": code})
+    return errors.UnknownBarcode("No product has this barcode.", {"barcode": code})
 
 
 def convert_money(amount: Decimal, from_currency: str, to_currency: str, lbp_rate: Decimal) -> Decimal:

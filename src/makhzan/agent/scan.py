@@ -11,13 +11,10 @@ import sqlite3
 from decimal import Decimal
 from typing import Any
 
-from makhzan import errors, units
+from makhzan import errors
 from makhzan.agent import store
-from makhzan.barcodes import WeighedRule, decode_weighed, is_gs1_valid, lookup_form
-from makhzan.pricing import ScannedItem
-
-_GS1_LENGTHS = (8, 12, 13, 14)
-
+from makhzan.barcodes import WeighedRule, decode_weighed, lookup_form
+from makhzan.pricing import ScannedItem, scanned, scanned_label, unknown_code
 
 # What one scan (or one product line) stands for: the same record central prices.
 LocalItem = ScannedItem
@@ -50,24 +47,12 @@ def resolve(conn: sqlite3.Connection, raw: str, rules: RuleCache) -> LocalItem:
     code = lookup_form(raw)
     row = store.product_by_barcode(conn, code)
     if row is not None:
-        return _item(row, code, row["factor"])
+        return scanned(row, code, row["factor"])
     label = decode_weighed(code, rules.rules(conn))
     base = store.product_by_barcode(conn, label.base_barcode) if label else None
     if label is None or base is None:
-        if code.isdigit() and len(code) in _GS1_LENGTHS and not is_gs1_valid(code):
-            raise errors.InvalidBarcode("The barcode's check digit is wrong; scan it again.", {"barcode": code})
-        raise errors.UnknownBarcode("No product has this barcode.", {"barcode": code})
-    if label.value <= 0:
-        raise errors.InvalidBarcode("The scale label carries no weight or price.", {"barcode": code})
-    if label.value_kind == "weight":
-        if base["base_unit"] not in ("kg", "g"):
-            raise errors.InvalidBarcode("A weight label was scanned for a product not sold by weight.",
-                                        {"barcode": code})
-        return _item(base, code, units.convert(label.value, "kg", base["base_unit"]))
-    if base["price"] <= 0:
-        raise errors.InvalidBarcode("A priced label was scanned for a product without a price.", {"barcode": code})
-    quantity = (label.value / base["price"]).quantize(units.QUANTUM)
-    return _item(base, code, max(quantity, units.QUANTUM), amount=label.value)
+        raise unknown_code(code)
+    return scanned_label(base, code, label.value_kind, label.value)
 
 
 def resolve_product(conn: sqlite3.Connection, product_id: str) -> LocalItem:
@@ -78,14 +63,6 @@ def resolve_product(conn: sqlite3.Connection, product_id: str) -> LocalItem:
     if not row["active"]:
         raise errors.ProductInactive("This product is no longer sold.", {"product_id": product_id})
     return LocalItem(barcode="", unit=row["base_unit"], factor=Decimal(1), quantity=Decimal(1), product=row)
-
-
-def _item(row: dict[str, Any], code: str, quantity: Decimal, amount: Decimal | None = None) -> LocalItem:
-    if not row["active"]:
-        raise errors.ProductInactive("This product is no longer sold.",
-                                     {"barcode": code, "product_id": row["product_id"]})
-    return LocalItem(barcode=code, unit=row.get("unit", row["base_unit"]), factor=row.get("factor", Decimal(1)),
-                     quantity=quantity, product=row, amount=amount)
 
 
 def product_out(product: dict[str, Any]) -> dict[str, Any]:
